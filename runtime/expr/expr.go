@@ -1,0 +1,148 @@
+// Package expr compiles the expressions of flow files (`if:` on filters,
+// `when:` on outputs, computed values) with expr-lang/expr, once when the
+// flow loads, and runs them against events.
+//
+// The environment of an expression is the event itself: `proto` is the
+// top-level field proto, `source.ip` walks into the object source, and
+// `$env["id.orig_h"]` reads a key that holds dots. Metadata is
+// `$env["@metadata"]`, and the shorthand `meta("tenant")` reads one key of
+// it. A field that does not exist is nil; use `?.` to walk through objects
+// that may be missing: `source?.bytes`.
+package expr
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/vm"
+
+	"github.com/mdrsflow/mdrsflow/runtime/event"
+)
+
+// Program is a compiled expression. It is safe for concurrent use.
+type Program struct {
+	src  string
+	prog *vm.Program
+}
+
+func options(extra ...expr.Option) []expr.Option {
+	opts := []expr.Option{
+		expr.Env(map[string]any{}),
+		expr.AllowUndefinedVariables(),
+		expr.Function("meta", func(params ...any) (any, error) {
+			return nil, fmt.Errorf("meta() is evaluated per event")
+		}),
+		expr.Function("env", func(params ...any) (any, error) {
+			name, _ := params[0].(string)
+			return os.Getenv(name), nil
+		}, new(func(string) string)),
+		expr.Function("lower", func(params ...any) (any, error) {
+			s, _ := params[0].(string)
+			return strings.ToLower(s), nil
+		}, new(func(string) string)),
+	}
+	return append(opts, extra...)
+}
+
+// Compile compiles src for evaluation against events.
+func Compile(src string) (*Program, error) {
+	p, err := expr.Compile(rewriteMeta(src), options()...)
+	if err != nil {
+		return nil, fmt.Errorf("expression %q: %w", src, err)
+	}
+	return &Program{src: src, prog: p}, nil
+}
+
+// CompileBool compiles a condition; it must give a boolean.
+func CompileBool(src string) (*Program, error) {
+	p, err := expr.Compile(rewriteMeta(src), options(expr.AsBool())...)
+	if err != nil {
+		return nil, fmt.Errorf("condition %q: %w", src, err)
+	}
+	return &Program{src: src, prog: p}, nil
+}
+
+// rewriteMeta turns meta("x") into a read of the metadata object, so that
+// the function needs no access to the event.
+func rewriteMeta(src string) string {
+	if !strings.Contains(src, "meta(") {
+		return src
+	}
+	var b strings.Builder
+	for {
+		i := strings.Index(src, "meta(")
+		if i < 0 || (i > 0 && isIdent(src[i-1])) {
+			if i < 0 {
+				b.WriteString(src)
+				return b.String()
+			}
+			b.WriteString(src[:i+5])
+			src = src[i+5:]
+			continue
+		}
+		j := strings.IndexByte(src[i:], ')')
+		if j < 0 {
+			b.WriteString(src)
+			return b.String()
+		}
+		arg := src[i+5 : i+j]
+		b.WriteString(src[:i])
+		b.WriteString(`($env["@metadata"]?.[` + arg + `])`)
+		src = src[i+j+1:]
+	}
+}
+
+func isIdent(c byte) bool {
+	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}
+
+// String returns the expression as written.
+func (p *Program) String() string { return p.src }
+
+// Eval runs the expression against ev.
+func (p *Program) Eval(ev *event.Event) (any, error) {
+	v, err := expr.Run(p.prog, ev.Fields())
+	if err != nil {
+		return nil, fmt.Errorf("expression %q: %w", p.src, err)
+	}
+	return normalize(v), nil
+}
+
+// EvalBool runs a condition against ev.
+func (p *Program) EvalBool(ev *event.Event) (bool, error) {
+	v, err := expr.Run(p.prog, ev.Fields())
+	if err != nil {
+		return false, fmt.Errorf("condition %q: %w", p.src, err)
+	}
+	b, ok := v.(bool)
+	if !ok {
+		return false, fmt.Errorf("condition %q gave %T, not a boolean", p.src, v)
+	}
+	return b, nil
+}
+
+// normalize maps expr's result types onto the event's value types.
+func normalize(v any) any {
+	switch t := v.(type) {
+	case int:
+		return int64(t)
+	case int32:
+		return int64(t)
+	case float32:
+		return float64(t)
+	case []string:
+		out := make([]any, len(t))
+		for i, s := range t {
+			out[i] = s
+		}
+		return out
+	case []any:
+		for i, x := range t {
+			t[i] = normalize(x)
+		}
+		return t
+	}
+	return v
+}
