@@ -1,0 +1,655 @@
+// Package host runs a flow: it starts the parts (inputs, filter stages,
+// outputs) in plugin subprocesses or in this process, moves batches
+// between them, retries what outputs could not deliver yet, sets aside
+// what they refuse for good, and acknowledges inputs.
+//
+//	input ─► queue (bounded) ─► worker: stage 1 … stage n ─► per-output writer ─┐
+//	  ▲                                                                          │
+//	  └──────────────── Ack(batch) when every output has settled it ◄───────────┘
+//
+// A batch is settled by an output when each of its records routed there is
+// delivered, or rejected for good and written to the dead-letter queue. A
+// record that a filter process keeps dying on is found by splitting the
+// batch and sent to the quarantine target with the reason, so one poison
+// record never stops a flow.
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mdrsflow/mdrsflow/runtime/chain"
+	"github.com/mdrsflow/mdrsflow/runtime/flow"
+	"github.com/mdrsflow/mdrsflow/runtime/stage"
+	"github.com/mdrsflow/mdrsflow/runtime/wire"
+	"github.com/mdrsflow/mdrsflow/sdk"
+)
+
+// Options control how a flow runs.
+type Options struct {
+	// InProcess runs every built-in part in this process instead of in
+	// plugin subprocesses (benchmarks of the boundary's cost, tests).
+	InProcess bool
+	// Command makes the command that serves built-in plugins, normally
+	// this binary with `plugin serve`. Required unless InProcess.
+	Command func() *exec.Cmd
+	// DataDir holds positions and dead letters; each part gets a folder.
+	DataDir string
+	Logger  *slog.Logger
+	// QueueBatches bounds the batches between inputs and filters.
+	QueueBatches int
+	// Workers is how many batches go through the filters at once, each
+	// worker with its own filter processes.
+	Workers int
+	// DrainTimeout bounds how long a stop waits for in-flight batches.
+	DrainTimeout time.Duration
+	// RetryBase and RetryMax shape the backoff for records an output
+	// asks to retry.
+	RetryBase, RetryMax time.Duration
+}
+
+func (o *Options) defaults() {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.QueueBatches <= 0 {
+		o.QueueBatches = 8
+	}
+	if o.Workers <= 0 {
+		o.Workers = 1
+	}
+	if o.DrainTimeout <= 0 {
+		o.DrainTimeout = 30 * time.Second
+	}
+	if o.RetryBase <= 0 {
+		o.RetryBase = 100 * time.Millisecond
+	}
+	if o.RetryMax <= 0 {
+		o.RetryMax = 30 * time.Second
+	}
+	if o.DataDir == "" {
+		o.DataDir = "data"
+	}
+}
+
+// Runner runs one flow.
+type Runner struct {
+	flow   *flow.Flow
+	opts   Options
+	log    *slog.Logger
+	router *chain.Router
+	stats  *Stats
+	dlq    *deadLetters
+
+	inputs  []*part
+	stages  [][]*part // [worker][stage]
+	outputs []*part
+	outIDs  []string
+	// gens counts input restarts; acks of an earlier generation are
+	// dropped, because the new process re-reads from its saved position.
+	gens []atomic.Uint64
+}
+
+// stageSpec is one filter stage: a fused chain or an external plugin.
+type stageSpec struct {
+	cfg      stage.Config
+	external *flow.External
+}
+
+// New prepares a runner; Run starts it.
+func New(f *flow.Flow, opts Options) (*Runner, error) {
+	opts.defaults()
+	if !opts.InProcess && opts.Command == nil {
+		return nil, errors.New("host: Options.Command is required to run plugins as subprocesses")
+	}
+	f.Complete()
+	if len(f.Inputs) == 0 {
+		return nil, fmt.Errorf("%s: the flow has no inputs; add one under inputs:", f.File)
+	}
+	if len(f.Outputs) == 0 {
+		return nil, fmt.Errorf("%s: the flow has no outputs; add one under outputs:", f.File)
+	}
+	r := &Runner{flow: f, opts: opts, stats: newStats(), log: opts.Logger.With("flow", f.Name)}
+
+	specs, err := r.stageSpecs()
+	if err != nil {
+		return nil, err
+	}
+	if r.router, err = chain.NewRouter(*chain.RouterFromFlow(f)); err != nil {
+		return nil, fmt.Errorf("%s: %w", f.File, err)
+	}
+	r.dlq = newDeadLetters(filepath.Join(opts.DataDir, safeName(f.Name), "dlq"))
+
+	for _, in := range f.Inputs {
+		p, err := r.newPart(in, nil)
+		if err != nil {
+			return nil, err
+		}
+		r.inputs = append(r.inputs, p)
+	}
+	r.gens = make([]atomic.Uint64, len(r.inputs))
+	for w := 0; w < opts.Workers; w++ {
+		var row []*part
+		for _, s := range specs {
+			p := &part{kind: sdk.KindFilter, cfg: s.cfg, logger: r.log.With("plugin", s.cfg.ID, "kind", "filter")}
+			p.launch = r.launcher(sdk.KindFilter, s.external, p.logger)
+			row = append(row, p)
+		}
+		r.stages = append(r.stages, row)
+	}
+	for _, o := range f.Outputs {
+		p, err := r.newPart(o.Plugin, nil)
+		if err != nil {
+			return nil, err
+		}
+		r.outputs = append(r.outputs, p)
+		r.outIDs = append(r.outIDs, o.ID)
+	}
+	return r, nil
+}
+
+func (r *Runner) newPart(pl flow.Plugin, _ any) (*part, error) {
+	settings, err := pl.SettingsText()
+	if err != nil {
+		return nil, err
+	}
+	cfg := stage.Config{Kind: pl.Kind, Name: pl.Name, ID: pl.ID, Flow: r.flow.Name,
+		Settings: []byte(settings),
+		DataDir:  filepath.Join(r.opts.DataDir, safeName(r.flow.Name), safeName(pl.ID))}
+	logger := r.log.With("plugin", pl.ID, "kind", string(pl.Kind))
+	p := &part{kind: pl.Kind, cfg: cfg, logger: logger}
+	p.launch = r.launcher(pl.Kind, pl.External, logger)
+	return p, nil
+}
+
+// launcher returns how to start a part's process; nil runs it in-process.
+func (r *Runner) launcher(kind sdk.Kind, ext *flow.External, logger *slog.Logger) func() (*wire.Process, error) {
+	if ext != nil {
+		return func() (*wire.Process, error) {
+			sum, err := pinnedSum(ext)
+			if err != nil {
+				return nil, err
+			}
+			return wire.Launch(exec.Command(ext.Path, ext.Args...), kind, logger, sum)
+		}
+	}
+	if r.opts.InProcess {
+		return nil
+	}
+	return func() (*wire.Process, error) {
+		return wire.Launch(r.opts.Command(), kind, logger, nil)
+	}
+}
+
+// stageSpecs groups consecutive built-in filters into one chain per
+// process; an external filter is a stage of its own. The last stage is
+// always a chain, which routes.
+func (r *Runner) stageSpecs() ([]stageSpec, error) {
+	var (
+		out []stageSpec
+		run []flow.Step
+	)
+	flush := func(last bool) error {
+		if len(run) == 0 && !last {
+			return nil
+		}
+		steps, err := chain.StepsFromFlow(run)
+		if err != nil {
+			return err
+		}
+		spec := chain.Spec{Flow: r.flow.Name, Steps: steps}
+		if last {
+			spec.Router = chain.RouterFromFlow(r.flow)
+		}
+		b, err := spec.Marshal()
+		if err != nil {
+			return err
+		}
+		id := "chain"
+		if len(run) > 0 {
+			id = fmt.Sprintf("chain[%s..%s]", run[0].ID, run[len(run)-1].ID)
+		}
+		out = append(out, stageSpec{cfg: stage.Config{Kind: sdk.KindFilter, Name: stage.ChainName,
+			ID: id, Flow: r.flow.Name, Settings: b,
+			DataDir: filepath.Join(r.opts.DataDir, safeName(r.flow.Name), "filters")}})
+		run = nil
+		return nil
+	}
+	for _, s := range r.flow.Filters {
+		if s.External == nil {
+			run = append(run, s)
+			continue
+		}
+		if err := flush(false); err != nil {
+			return nil, err
+		}
+		settings, err := s.SettingsText()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, stageSpec{
+			cfg: stage.Config{Kind: sdk.KindFilter, Name: "external", ID: s.ID, Flow: r.flow.Name,
+				Settings: []byte(settings),
+				DataDir:  filepath.Join(r.opts.DataDir, safeName(r.flow.Name), safeName(s.ID))},
+			external: s.External,
+		})
+	}
+	if err := flush(true); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Stats returns the runner's counters (live while it runs).
+func (r *Runner) Stats() *Stats { return r.stats }
+
+// item is a batch on its way, with what is needed to acknowledge it.
+type item struct {
+	input   int
+	gen     uint64
+	batch   sdk.Batch
+	pending atomic.Int32 // outputs still to settle the batch
+}
+
+// delivery is one output's share of a batch.
+type delivery struct {
+	it   *item
+	recs []sdk.Record
+}
+
+// Run starts every part and moves events until the inputs are done (a
+// read-once flow) or ctx is cancelled, then drains what is in flight and
+// closes everything. It returns the first fatal error.
+func (r *Runner) Run(ctx context.Context) (err error) {
+	start := time.Now()
+	defer func() {
+		err = errors.Join(err, r.closeAll())
+		r.stats.Elapsed = time.Since(start)
+	}()
+
+	// Parts are opened outputs first, so nothing is read before there is
+	// somewhere to put it.
+	openCtx := context.WithoutCancel(ctx)
+	for _, p := range r.outputs {
+		if err := p.open(openCtx); err != nil {
+			return fmt.Errorf("start output: %w", err)
+		}
+	}
+	for _, row := range r.stages {
+		for _, p := range row {
+			if err := p.open(openCtx); err != nil {
+				return fmt.Errorf("start filters: %w", err)
+			}
+		}
+	}
+	for _, p := range r.inputs {
+		if err := p.open(openCtx); err != nil {
+			return fmt.Errorf("start input: %w", err)
+		}
+	}
+	r.log.Info("flow started", "inputs", len(r.inputs), "filter_stages", len(r.stages[0]),
+		"outputs", len(r.outputs), "subprocesses", !r.opts.InProcess)
+
+	// work stops when asked; drain bounds the wait for in-flight batches.
+	drainCtx, cancelDrain := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelDrain()
+	go func() {
+		select {
+		case <-ctx.Done():
+			r.log.Info("stopping: draining in-flight batches", "timeout", r.opts.DrainTimeout)
+			t := time.NewTimer(r.opts.DrainTimeout)
+			defer t.Stop()
+			select {
+			case <-t.C:
+				r.log.Error("drain timed out; unacknowledged batches will be read again on restart")
+				cancelDrain()
+			case <-drainCtx.Done():
+			}
+		case <-drainCtx.Done():
+		}
+	}()
+
+	queue := make(chan *item, r.opts.QueueBatches)
+	outCh := make([]chan delivery, len(r.outputs))
+	for i := range outCh {
+		outCh[i] = make(chan delivery, r.opts.QueueBatches)
+	}
+
+	var (
+		fatalOnce sync.Once
+		fatal     error
+	)
+	fail := func(e error) {
+		fatalOnce.Do(func() { fatal = e; cancelDrain() })
+	}
+
+	var inWG sync.WaitGroup
+	for i := range r.inputs {
+		inWG.Add(1)
+		go func(i int) {
+			defer inWG.Done()
+			if err := r.readInput(ctx, drainCtx, i, queue); err != nil {
+				fail(err)
+			}
+		}(i)
+	}
+	go func() { inWG.Wait(); close(queue) }()
+
+	var workWG sync.WaitGroup
+	for w := range r.stages {
+		workWG.Add(1)
+		go func(w int) {
+			defer workWG.Done()
+			for it := range queue {
+				if err := r.process(drainCtx, w, it, outCh); err != nil {
+					fail(err)
+					return
+				}
+			}
+		}(w)
+	}
+	go func() {
+		workWG.Wait()
+		for _, c := range outCh {
+			close(c)
+		}
+	}()
+
+	var outWG sync.WaitGroup
+	for i := range r.outputs {
+		outWG.Add(1)
+		go func(i int) {
+			defer outWG.Done()
+			for d := range outCh[i] {
+				if err := r.deliver(drainCtx, i, d); err != nil {
+					fail(err)
+					continue
+				}
+				r.settle(drainCtx, d.it)
+			}
+		}(i)
+	}
+	outWG.Wait()
+	workWG.Wait()
+	inWG.Wait()
+	if fatal != nil {
+		return fatal
+	}
+	if drainCtx.Err() != nil && ctx.Err() != nil {
+		return nil // stopped on request; the drain timeout was logged
+	}
+	return nil
+}
+
+// readInput streams one input into the queue, restarting a dead input
+// process; the new process resumes from its saved position.
+func (r *Runner) readInput(ctx, drainCtx context.Context, i int, queue chan<- *item) error {
+	p := r.inputs[i]
+	for {
+		gen := r.gens[i].Load()
+		err := p.currentInput().Read(ctx, func(b sdk.Batch) error {
+			it := &item{input: i, gen: gen, batch: b}
+			r.stats.addIn(len(b.Records))
+			select {
+			case queue <- it:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-drainCtx.Done():
+				return drainCtx.Err()
+			}
+		})
+		if err == nil || ctx.Err() != nil || drainCtx.Err() != nil {
+			return nil
+		}
+		if !p.died(err) {
+			return fmt.Errorf("input %s: %w", p.cfg.ID, err)
+		}
+		r.log.Error("input plugin process died; restarting it, it resumes from its last acknowledged position",
+			"plugin", p.cfg.ID, "err", err)
+		r.gens[i].Add(1)
+		if err := p.restart(ctx); err != nil {
+			return err
+		}
+	}
+}
+
+// process runs a batch through the filter stages of worker w and hands
+// each output its share.
+func (r *Runner) process(ctx context.Context, w int, it *item, outCh []chan delivery) error {
+	recs := it.batch.Records
+	var aside []sdk.Record // records isolated from a crashing stage
+	for si, p := range r.stages[w] {
+		kept, dropped, bad, err := r.runStage(ctx, p, recs, 0)
+		if err != nil {
+			return err
+		}
+		r.stats.addDropped(dropped)
+		recs = kept
+		for _, b := range bad {
+			r.router.RouteFailed(&b.rec, b.reason)
+			aside = append(aside, b.rec)
+		}
+		_ = si
+	}
+	recs = append(recs, aside...)
+
+	shares := make([][]sdk.Record, len(r.outputs))
+	for _, rec := range recs {
+		if len(rec.Routes) == 0 {
+			// The router always routes; reaching here is an engine bug,
+			// and losing the record silently would be worse.
+			r.log.Error("record has no route; sending it to every output's quarantine",
+				"source", rec.Source)
+			r.router.RouteFailed(&rec, "no route")
+		}
+		for _, rt := range rec.Routes {
+			one := rec
+			one.Routes = []sdk.Route{rt}
+			shares[rt.Output] = append(shares[rt.Output], one)
+		}
+	}
+	n := 0
+	for _, s := range shares {
+		if len(s) > 0 {
+			n++
+		}
+	}
+	if n == 0 {
+		r.ack(ctx, it)
+		return nil
+	}
+	it.pending.Store(int32(n))
+	for o, s := range shares {
+		if len(s) == 0 {
+			continue
+		}
+		select {
+		case outCh[o] <- delivery{it: it, recs: s}:
+		case <-ctx.Done():
+			return nil
+		}
+	}
+	return nil
+}
+
+type badRecord struct {
+	rec    sdk.Record
+	reason string
+}
+
+// runStage processes recs with one stage. When the stage's process dies,
+// it is restarted and the batch retried once; if it dies again, the batch
+// is split in halves until the records that kill it are alone, and those
+// are set aside with the reason.
+func (r *Runner) runStage(ctx context.Context, p *part, recs []sdk.Record, depth int) (kept []sdk.Record, dropped int, bad []badRecord, err error) {
+	if len(recs) == 0 {
+		return nil, 0, nil, nil
+	}
+	for attempt := 0; attempt < 2; attempt++ {
+		// The stage may reuse the slice; keep the originals for a retry.
+		in := append([]sdk.Record(nil), recs...)
+		res, perr := p.currentFilter().Process(ctx, sdk.Batch{Records: in})
+		if perr == nil {
+			return res.Batch.Records, res.Dropped, nil, nil
+		}
+		if !p.died(perr) {
+			return nil, 0, nil, fmt.Errorf("filter stage %s: %w", p.cfg.ID, perr)
+		}
+		r.stats.pluginRestarts.Add(1)
+		r.log.Error("filter plugin process died; restarting it and retrying the batch",
+			"plugin", p.cfg.ID, "records", len(recs), "err", perr)
+		if rerr := p.restart(ctx); rerr != nil {
+			return nil, 0, nil, rerr
+		}
+		if len(recs) > 1 {
+			break // split at once rather than crash again on the whole
+		}
+	}
+	if len(recs) == 1 {
+		reason := fmt.Sprintf("filter stage %s: its plugin process died on this record twice; "+
+			"record set aside (source %s)", p.cfg.ID, recs[0].Source)
+		r.log.Error("poison record isolated", "plugin", p.cfg.ID, "source", recs[0].Source)
+		return nil, 0, []badRecord{{rec: recs[0], reason: reason}}, nil
+	}
+	mid := len(recs) / 2
+	k1, d1, b1, err := r.runStage(ctx, p, recs[:mid], depth+1)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	k2, d2, b2, err := r.runStage(ctx, p, recs[mid:], depth+1)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	return append(k1, k2...), d1 + d2, append(b1, b2...), nil
+}
+
+// deliver writes an output's share of a batch until every record is
+// delivered or rejected for good. Records the output asks to retry are
+// retried alone, with exponential backoff and jitter, for as long as the
+// flow runs: the bounded queue stops the inputs meanwhile.
+func (r *Runner) deliver(ctx context.Context, o int, d delivery) error {
+	p := r.outputs[o]
+	recs := d.recs
+	wait := r.opts.RetryBase
+	for attempt := 1; len(recs) > 0; attempt++ {
+		res, err := p.currentOutput().Write(ctx, recs)
+		if err != nil {
+			if p.died(err) {
+				r.stats.pluginRestarts.Add(1)
+				r.log.Error("output plugin process died; restarting it and retrying the write",
+					"plugin", p.cfg.ID, "err", err)
+				if rerr := p.restart(ctx); rerr != nil {
+					return rerr
+				}
+				continue
+			}
+			res = make([]sdk.Result, len(recs))
+			for i := range res {
+				res[i] = sdk.Result{Status: sdk.Retry, Reason: err.Error()}
+			}
+		}
+		var retry []sdk.Record
+		lastReason := ""
+		for i, rec := range recs {
+			switch res[i].Status {
+			case sdk.Delivered:
+				r.stats.addDelivered(r.outIDs[o], rec)
+			case sdk.Rejected:
+				if err := r.dlq.write(rec, r.outIDs[o], res[i].Reason); err != nil {
+					return fmt.Errorf("output %s rejected a record and the dead-letter queue "+
+						"could not take it (%v); stopping so nothing is lost", r.outIDs[o], err)
+				}
+				r.stats.addRejected(r.outIDs[o], rec)
+			default:
+				retry = append(retry, rec)
+				lastReason = res[i].Reason
+			}
+		}
+		recs = retry
+		if len(recs) == 0 {
+			return nil
+		}
+		r.stats.retries.Add(uint64(len(recs)))
+		if attempt == 1 || attempt%10 == 0 {
+			r.log.Warn("output asked to retry records", "plugin", p.cfg.ID, "records", len(recs),
+				"attempt", attempt, "reason", lastReason, "next_in", wait)
+		}
+		jitter := time.Duration(rand.Int64N(int64(wait)/2 + 1))
+		select {
+		case <-time.After(wait/2 + jitter):
+		case <-ctx.Done():
+			return nil // not settled: the batch stays unacknowledged
+		}
+		if wait *= 2; wait > r.opts.RetryMax {
+			wait = r.opts.RetryMax
+		}
+	}
+	return nil
+}
+
+// settle records that one output is done with a batch, and acknowledges
+// the batch to its input when it was the last.
+func (r *Runner) settle(ctx context.Context, it *item) {
+	if ctx.Err() != nil {
+		return
+	}
+	if it.pending.Add(-1) == 0 {
+		r.ack(ctx, it)
+	}
+}
+
+func (r *Runner) ack(ctx context.Context, it *item) {
+	if r.gens[it.input].Load() != it.gen {
+		return // the input restarted; it reads this batch again
+	}
+	if err := r.inputs[it.input].currentInput().Ack(ctx, it.batch.ID); err != nil {
+		r.log.Warn("acknowledging a batch failed; it may be read again after a restart",
+			"plugin", r.inputs[it.input].cfg.ID, "batch", it.batch.ID, "err", err)
+	}
+}
+
+func (r *Runner) closeAll() error {
+	var errs []error
+	for _, p := range r.inputs {
+		errs = append(errs, p.close())
+	}
+	for _, row := range r.stages {
+		for _, p := range row {
+			errs = append(errs, p.close())
+		}
+	}
+	for _, p := range r.outputs {
+		errs = append(errs, p.close())
+	}
+	errs = append(errs, r.dlq.close())
+	return errors.Join(errs...)
+}
+
+// FilterPIDs returns the process ids of worker 0's filter stages, for
+// tests that kill one mid-run.
+func (r *Runner) FilterPIDs() []int {
+	var out []int
+	for _, p := range r.stages[0] {
+		out = append(out, p.pid())
+	}
+	return out
+}
+
+func safeName(s string) string {
+	return strings.Map(func(c rune) rune {
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.' {
+			return c
+		}
+		return '_'
+	}, s)
+}

@@ -1,0 +1,137 @@
+package host
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"text/tabwriter"
+	"time"
+
+	"github.com/mdrsflow/mdrsflow/sdk"
+)
+
+// Stats counts a flow's events. Every event read ends in exactly one of:
+// delivered (normal, failed or quarantined, per output and target),
+// dropped on purpose by a filter, rejected into the dead-letter queue, or
+// still in flight.
+type Stats struct {
+	in, dropped    atomic.Uint64
+	retries        atomic.Uint64
+	pluginRestarts atomic.Uint64
+
+	mu      sync.Mutex
+	targets map[targetKey]*targetCount
+
+	// Elapsed is the run's wall time, set when Run returns.
+	Elapsed time.Duration
+}
+
+type targetKey struct{ output, target string }
+
+// targetCount is one output/target line of the summary.
+type targetCount struct {
+	Out, Failed, Quarantined, Rejected uint64
+}
+
+func newStats() *Stats { return &Stats{targets: map[targetKey]*targetCount{}} }
+
+func (s *Stats) addIn(n int)      { s.in.Add(uint64(n)) }
+func (s *Stats) addDropped(n int) { s.dropped.Add(uint64(n)) }
+
+func (s *Stats) line(output string, rec sdk.Record) *targetCount {
+	k := targetKey{output, rec.Routes[0].Target}
+	c := s.targets[k]
+	if c == nil {
+		c = &targetCount{}
+		s.targets[k] = c
+	}
+	return c
+}
+
+func (s *Stats) addDelivered(output string, rec sdk.Record) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.line(output, rec)
+	switch {
+	case rec.Quarantine != "":
+		c.Quarantined++
+	case rec.Error != "":
+		c.Failed++
+	default:
+		c.Out++
+	}
+}
+
+func (s *Stats) addRejected(output string, rec sdk.Record) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.line(output, rec).Rejected++
+}
+
+// Totals sums the counters.
+type Totals struct {
+	In, Out, Failed, Quarantined, Dropped, Rejected, Retries, PluginRestarts uint64
+}
+
+// Totals returns the sums over every output and target.
+func (s *Stats) Totals() Totals {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := Totals{In: s.in.Load(), Dropped: s.dropped.Load(), Retries: s.retries.Load(),
+		PluginRestarts: s.pluginRestarts.Load()}
+	for _, c := range s.targets {
+		t.Out += c.Out
+		t.Failed += c.Failed
+		t.Quarantined += c.Quarantined
+		t.Rejected += c.Rejected
+	}
+	return t
+}
+
+// Target returns the counts of one output and target.
+func (s *Stats) Target(output, target string) (out, failed, quarantined, rejected uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.targets[targetKey{output, target}]
+	if c == nil {
+		return 0, 0, 0, 0
+	}
+	return c.Out, c.Failed, c.Quarantined, c.Rejected
+}
+
+// Print writes the end-of-run summary: one line per output and target,
+// then the totals.
+func (s *Stats) Print(w io.Writer) {
+	s.mu.Lock()
+	keys := make([]targetKey, 0, len(s.targets))
+	for k := range s.targets {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].output != keys[j].output {
+			return keys[i].output < keys[j].output
+		}
+		return keys[i].target < keys[j].target
+	})
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "output\ttarget\tout\tfailed\tquarantined\tdead-lettered\t")
+	for _, k := range keys {
+		c := s.targets[k]
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t\n", k.output, k.target, c.Out, c.Failed, c.Quarantined, c.Rejected)
+	}
+	s.mu.Unlock()
+	tw.Flush()
+	t := s.Totals()
+	fmt.Fprintf(w, "events in: %d  out: %d  failed: %d  quarantined: %d  dropped: %d  dead-lettered: %d",
+		t.In, t.Out, t.Failed, t.Quarantined, t.Dropped, t.Rejected)
+	if s.Elapsed > 0 {
+		fmt.Fprintf(w, "  in %s (%.0f events/s)", s.Elapsed.Round(time.Millisecond),
+			float64(t.In)/s.Elapsed.Seconds())
+	}
+	fmt.Fprintln(w)
+	if t.PluginRestarts > 0 || t.Retries > 0 {
+		fmt.Fprintf(w, "plugin restarts: %d  record retries: %d\n", t.PluginRestarts, t.Retries)
+	}
+}

@@ -1,0 +1,165 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os/exec"
+	"sync"
+	"time"
+
+	"github.com/mdrsflow/mdrsflow/runtime/stage"
+	"github.com/mdrsflow/mdrsflow/runtime/wire"
+	"github.com/mdrsflow/mdrsflow/sdk"
+)
+
+// part is one plugin instance of a flow as the host runs it: in this
+// process, or in a subprocess that it restarts when it dies.
+type part struct {
+	kind   sdk.Kind
+	cfg    stage.Config
+	logger *slog.Logger
+	// launch starts the subprocess; nil runs the part in this process.
+	launch func() (*wire.Process, error)
+
+	mu       sync.Mutex
+	proc     *wire.Process
+	filter   stage.Filter
+	output   stage.Output
+	input    stage.Input
+	restarts int
+}
+
+// maxRestartWait caps the pause between restarts of a dying plugin.
+const maxRestartWait = 5 * time.Second
+
+// open starts (or restarts) the part. Restarts pause with a growing delay
+// so a plugin that dies at once does not spin.
+func (p *part) open(ctx context.Context) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.openLocked(ctx)
+}
+
+func (p *part) openLocked(ctx context.Context) error {
+	if p.launch == nil {
+		var err error
+		switch p.kind {
+		case sdk.KindInput:
+			p.input, err = stage.OpenInput(ctx, p.cfg, p.logger)
+		case sdk.KindFilter:
+			p.filter, err = stage.OpenFilter(ctx, p.cfg, p.logger)
+		case sdk.KindOutput:
+			p.output, err = stage.OpenOutput(ctx, p.cfg, p.logger)
+		}
+		return err
+	}
+
+	if p.proc != nil {
+		p.proc.Kill()
+		p.proc = nil
+		p.restarts++
+		wait := time.Duration(p.restarts) * 100 * time.Millisecond
+		if wait > maxRestartWait {
+			wait = maxRestartWait
+		}
+		p.logger.Warn("restarting plugin process", "restarts", p.restarts, "after", wait)
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	proc, err := p.launch()
+	if err != nil {
+		return err
+	}
+	switch p.kind {
+	case sdk.KindInput:
+		p.input, err = proc.OpenInput(ctx, p.cfg)
+	case sdk.KindFilter:
+		p.filter, err = proc.OpenFilter(ctx, p.cfg)
+	case sdk.KindOutput:
+		p.output, err = proc.OpenOutput(ctx, p.cfg)
+	}
+	if err != nil {
+		proc.Kill()
+		return err
+	}
+	p.proc = proc
+	return nil
+}
+
+// died reports whether err means the plugin process is gone and the part
+// should be restarted.
+func (p *part) died(err error) bool {
+	if p.launch == nil || err == nil {
+		return false
+	}
+	if errors.Is(err, wire.ErrPluginExited) {
+		return true
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.proc != nil && p.proc.Exited()
+}
+
+// restart replaces a dead process.
+func (p *part) restart(ctx context.Context) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.openLocked(ctx); err != nil {
+		return fmt.Errorf("%s: restart: %w", p.cfg.ID, err)
+	}
+	return nil
+}
+
+func (p *part) currentFilter() stage.Filter {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.filter
+}
+
+func (p *part) currentOutput() stage.Output {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.output
+}
+
+func (p *part) currentInput() stage.Input {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.input
+}
+
+func (p *part) close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var err error
+	switch {
+	case p.input != nil:
+		err = p.input.Close()
+	case p.filter != nil:
+		err = p.filter.Close()
+	case p.output != nil:
+		err = p.output.Close()
+	}
+	if p.proc != nil {
+		p.proc.Kill()
+	}
+	return err
+}
+
+// pid of the subprocess, for tests that kill it; 0 in-process.
+func (p *part) pid() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.proc == nil {
+		return 0
+	}
+	return p.proc.Pid()
+}
+
+// commandFunc makes the command that starts a built-in plugin process.
+type commandFunc func() *exec.Cmd

@@ -1,0 +1,223 @@
+package wire
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os/exec"
+
+	"github.com/hashicorp/go-plugin"
+
+	"github.com/mdrsflow/mdrsflow/runtime/stage"
+	"github.com/mdrsflow/mdrsflow/runtime/wire/pb"
+	"github.com/mdrsflow/mdrsflow/sdk"
+)
+
+// Process is one plugin subprocess seen from the host.
+type Process struct {
+	client *plugin.Client
+	raw    any
+	kind   sdk.Kind
+}
+
+// ErrPluginExited is wrapped by errors of calls to a process that has
+// died; the host restarts it and retries the batch.
+var ErrPluginExited = errors.New("plugin process exited")
+
+// Launch starts cmd as a plugin process of the given kind, with automatic
+// mutual TLS between host and plugin. When sum is set, the executable's
+// SHA-256 must match it or the process is not started. Plugin log lines
+// (JSON on its stderr) are re-emitted through logger.
+func Launch(cmd *exec.Cmd, kind sdk.Kind, logger *slog.Logger, sum []byte) (*Process, error) {
+	cfg := &plugin.ClientConfig{
+		HandshakeConfig:  Handshake,
+		Plugins:          PluginMap(nil),
+		Cmd:              cmd,
+		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
+		AutoMTLS:         true,
+		GRPCDialOptions:  DialOptions(),
+		Logger:           newHCLogger(logger),
+		SyncStdout:       io.Discard,
+	}
+	if sum != nil {
+		cfg.SecureConfig = &plugin.SecureConfig{Checksum: sum, Hash: sha256New()}
+	}
+	c := plugin.NewClient(cfg)
+	proto, err := c.Client()
+	if err != nil {
+		c.Kill()
+		return nil, fmt.Errorf("start %s plugin %s: %w", kind, cmd.Path, err)
+	}
+	raw, err := proto.Dispense(string(kind))
+	if err != nil {
+		c.Kill()
+		return nil, fmt.Errorf("start %s plugin %s: %w", kind, cmd.Path, err)
+	}
+	return &Process{client: c, raw: raw, kind: kind}, nil
+}
+
+// Exited reports whether the process has ended.
+func (p *Process) Exited() bool { return p.client.Exited() }
+
+// Kill ends the process (gracefully first, then by force).
+func (p *Process) Kill() { p.client.Kill() }
+
+func (p *Process) wrap(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if p.client.Exited() {
+		return fmt.Errorf("%s: %w: %v", op, ErrPluginExited, err)
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+// OpenInput opens the input the process serves.
+func (p *Process) OpenInput(ctx context.Context, cfg stage.Config) (stage.Input, error) {
+	c, ok := p.raw.(pb.InputClient)
+	if !ok {
+		return nil, fmt.Errorf("plugin is a %s, not an input", p.kind)
+	}
+	if _, err := c.Open(ctx, toPBConfig(cfg)); err != nil {
+		return nil, p.wrap("open "+cfg.ID, err)
+	}
+	return &inputClient{p: p, c: c}, nil
+}
+
+type inputClient struct {
+	p *Process
+	c pb.InputClient
+}
+
+func (ic *inputClient) Read(ctx context.Context, fn func(sdk.Batch) error) error {
+	stream, err := ic.c.Read(ctx, &pb.Empty{})
+	if err != nil {
+		return ic.p.wrap("read", err)
+	}
+	for {
+		b, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return ic.p.wrap("read", err)
+		}
+		batch, _ := FromPB(b)
+		if err := fn(batch); err != nil {
+			return err
+		}
+	}
+}
+
+func (ic *inputClient) Ack(ctx context.Context, id uint64) error {
+	_, err := ic.c.Ack(ctx, &pb.AckRequest{BatchId: id})
+	return ic.p.wrap("ack", err)
+}
+
+func (ic *inputClient) Close() error {
+	if ic.p.Exited() {
+		return nil
+	}
+	_, err := ic.c.Close(context.Background(), &pb.Empty{})
+	ic.p.Kill()
+	return ic.p.wrap("close", err)
+}
+
+// OpenFilter opens the filter stage the process serves.
+func (p *Process) OpenFilter(ctx context.Context, cfg stage.Config) (stage.Filter, error) {
+	c, ok := p.raw.(pb.FilterClient)
+	if !ok {
+		return nil, fmt.Errorf("plugin is a %s, not a filter", p.kind)
+	}
+	if _, err := c.Open(ctx, toPBConfig(cfg)); err != nil {
+		return nil, p.wrap("open "+cfg.ID, err)
+	}
+	return &filterClient{p: p, c: c}, nil
+}
+
+type filterClient struct {
+	p *Process
+	c pb.FilterClient
+}
+
+func (fc *filterClient) Process(ctx context.Context, b sdk.Batch) (stage.Processed, error) {
+	res, err := fc.c.Process(ctx, ToPB(b, 0))
+	if err != nil {
+		return stage.Processed{}, fc.p.wrap("process", err)
+	}
+	batch, dropped := FromPB(res)
+	return stage.Processed{Batch: batch, Dropped: dropped}, nil
+}
+
+func (fc *filterClient) Close() error {
+	if fc.p.Exited() {
+		return nil
+	}
+	_, err := fc.c.Close(context.Background(), &pb.Empty{})
+	fc.p.Kill()
+	return fc.p.wrap("close", err)
+}
+
+// OpenOutput opens the output the process serves.
+func (p *Process) OpenOutput(ctx context.Context, cfg stage.Config) (stage.Output, error) {
+	c, ok := p.raw.(pb.OutputClient)
+	if !ok {
+		return nil, fmt.Errorf("plugin is a %s, not an output", p.kind)
+	}
+	if _, err := c.Open(ctx, toPBConfig(cfg)); err != nil {
+		return nil, p.wrap("open "+cfg.ID, err)
+	}
+	return &outputClient{p: p, c: c}, nil
+}
+
+type outputClient struct {
+	p *Process
+	c pb.OutputClient
+}
+
+func (oc *outputClient) Write(ctx context.Context, recs []sdk.Record) ([]sdk.Result, error) {
+	res, err := oc.c.Write(ctx, ToPB(sdk.Batch{Records: recs}, 0))
+	if err != nil {
+		return nil, oc.p.wrap("write", err)
+	}
+	if len(res.Results) != len(recs) {
+		return nil, fmt.Errorf("write: output returned %d results for %d records", len(res.Results), len(recs))
+	}
+	out := make([]sdk.Result, len(res.Results))
+	for i, r := range res.Results {
+		out[i] = sdk.Result{Status: sdk.Status(r.Status), Reason: r.Reason}
+	}
+	return out, nil
+}
+
+func (oc *outputClient) Close() error {
+	if oc.p.Exited() {
+		return nil
+	}
+	_, err := oc.c.Close(context.Background(), &pb.Empty{})
+	oc.p.Kill()
+	return oc.p.wrap("close", err)
+}
+
+// Serve runs this process as a plugin until the host ends it. Logs go to
+// stderr as JSON lines, which the host re-emits under the plugin's name.
+func Serve(o *Opener) {
+	plugin.Serve(&plugin.ServeConfig{
+		HandshakeConfig: Handshake,
+		Plugins:         PluginMap(o),
+		GRPCServer:      ServerOptions,
+	})
+}
+
+// Pid is the process id of the plugin, or 0 if it is not running.
+func (p *Process) Pid() int {
+	if rc := p.client.ReattachConfig(); rc != nil && rc.Pid != 0 {
+		return rc.Pid
+	}
+	return 0
+}

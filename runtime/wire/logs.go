@@ -1,0 +1,139 @@
+package wire
+
+import (
+	"context"
+	"crypto/sha256"
+	"hash"
+	"io"
+	"log"
+	"log/slog"
+	"os"
+
+	"github.com/hashicorp/go-hclog"
+)
+
+func sha256New() hash.Hash { return sha256.New() }
+
+// hcLogger carries go-plugin's own log lines, and the JSON lines a plugin
+// writes to stderr, into the host's slog logger. go-plugin's chatter
+// about process start and stop is Debug; a plugin's lines keep their
+// level.
+type hcLogger struct {
+	l    *slog.Logger
+	name string
+	args []any
+}
+
+func newHCLogger(l *slog.Logger) hclog.Logger {
+	if l == nil {
+		l = slog.Default()
+	}
+	return &hcLogger{l: l}
+}
+
+func toSlog(level hclog.Level) slog.Level {
+	switch level {
+	case hclog.Trace, hclog.Debug:
+		return slog.LevelDebug
+	case hclog.Warn:
+		return slog.LevelWarn
+	case hclog.Error:
+		return slog.LevelError
+	}
+	return slog.LevelInfo
+}
+
+func (h *hcLogger) Log(level hclog.Level, msg string, args ...any) {
+	lv := toSlog(level)
+	if h.name == "" || h.name == "plugin" {
+		// go-plugin's own lines ("starting plugin", "plugin exited").
+		if lv < slog.LevelWarn {
+			lv = slog.LevelDebug
+		}
+	}
+	all := append(append([]any{}, h.args...), args...)
+	// A plugin's JSON line carries its own timestamp; slog adds ours.
+	for i := 0; i+1 < len(all); i += 2 {
+		if k, ok := all[i].(string); ok && (k == "timestamp" || k == "@timestamp") {
+			all = append(all[:i], all[i+2:]...)
+			i -= 2
+		}
+	}
+	h.l.Log(context.Background(), lv, msg, all...)
+}
+
+func (h *hcLogger) Trace(msg string, args ...any) { h.Log(hclog.Trace, msg, args...) }
+func (h *hcLogger) Debug(msg string, args ...any) { h.Log(hclog.Debug, msg, args...) }
+func (h *hcLogger) Info(msg string, args ...any)  { h.Log(hclog.Info, msg, args...) }
+func (h *hcLogger) Warn(msg string, args ...any)  { h.Log(hclog.Warn, msg, args...) }
+func (h *hcLogger) Error(msg string, args ...any) { h.Log(hclog.Error, msg, args...) }
+func (h *hcLogger) IsTrace() bool                 { return false }
+func (h *hcLogger) IsDebug() bool                 { return h.l.Enabled(context.Background(), slog.LevelDebug) }
+func (h *hcLogger) IsInfo() bool                  { return h.l.Enabled(context.Background(), slog.LevelInfo) }
+func (h *hcLogger) IsWarn() bool                  { return true }
+func (h *hcLogger) IsError() bool                 { return true }
+func (h *hcLogger) ImpliedArgs() []any            { return h.args }
+func (h *hcLogger) Name() string                  { return h.name }
+func (h *hcLogger) SetLevel(hclog.Level)          {}
+func (h *hcLogger) GetLevel() hclog.Level         { return hclog.Debug }
+
+func (h *hcLogger) With(args ...any) hclog.Logger {
+	return &hcLogger{l: h.l, name: h.name, args: append(append([]any{}, h.args...), args...)}
+}
+
+func (h *hcLogger) Named(name string) hclog.Logger {
+	n := name
+	if h.name != "" {
+		n = h.name + "." + name
+	}
+	return &hcLogger{l: h.l, name: n, args: h.args}
+}
+
+func (h *hcLogger) ResetNamed(name string) hclog.Logger {
+	return &hcLogger{l: h.l, name: name, args: h.args}
+}
+
+func (h *hcLogger) StandardLogger(*hclog.StandardLoggerOptions) *log.Logger {
+	return slog.NewLogLogger(h.l.Handler(), slog.LevelInfo)
+}
+
+func (h *hcLogger) StandardWriter(*hclog.StandardLoggerOptions) io.Writer { return os.Stderr }
+
+// PluginLogger is the logger a plugin process uses: JSON lines on stderr
+// in the shape go-plugin parses (@level, @message, @timestamp), so the
+// host re-emits them as its own structured lines.
+func PluginLogger(level slog.Level) *slog.Logger {
+	h := slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{
+		Level: level,
+		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+			if len(groups) > 0 {
+				return a
+			}
+			switch a.Key {
+			case slog.LevelKey:
+				return slog.String("@level", lowerLevel(a.Value.Any()))
+			case slog.MessageKey:
+				a.Key = "@message"
+			case slog.TimeKey:
+				a.Key = "@timestamp"
+			}
+			return a
+		},
+	})
+	return slog.New(h)
+}
+
+func lowerLevel(v any) string {
+	if l, ok := v.(slog.Level); ok {
+		switch {
+		case l >= slog.LevelError:
+			return "error"
+		case l >= slog.LevelWarn:
+			return "warn"
+		case l >= slog.LevelInfo:
+			return "info"
+		}
+		return "debug"
+	}
+	return "info"
+}

@@ -1,0 +1,147 @@
+// Package wire is the contract between the mdrsflow host and its plugin
+// processes: the go-plugin handshake, the plugin map, and gRPC adapters
+// that carry batches. The host side offers the stage interfaces; the
+// plugin side serves stage implementations.
+//
+// Every plugin process serves all three services; the host dispenses the
+// one it needs. Messages are limited to MaxMessageBytes on both sides
+// (gRPC's default of 4 MiB is far too small for a batch of big records).
+package wire
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+
+	"github.com/mdrsflow/mdrsflow/runtime/stage"
+	"github.com/mdrsflow/mdrsflow/runtime/wire/pb"
+	"github.com/mdrsflow/mdrsflow/sdk"
+)
+
+// Handshake is shared by host and plugins. The cookie only keeps a plugin
+// binary from being run by hand by mistake; it is not a secret.
+var Handshake = plugin.HandshakeConfig{
+	ProtocolVersion:  1,
+	MagicCookieKey:   "MDRSFLOW_PLUGIN",
+	MagicCookieValue: "7f1c2d9e-batch-v1",
+}
+
+// MaxMessageBytes bounds one gRPC message (one batch) in both directions.
+const MaxMessageBytes = 256 << 20
+
+// Names in the plugin map.
+const (
+	InputPlugin  = "input"
+	FilterPlugin = "filter"
+	OutputPlugin = "output"
+)
+
+// Opener builds the stage a plugin process serves, from the Config the
+// host sends. Built-in plugins use the stage package's openers.
+type Opener struct {
+	Input  func(ctx context.Context, cfg stage.Config) (stage.Input, error)
+	Filter func(ctx context.Context, cfg stage.Config) (stage.Filter, error)
+	Output func(ctx context.Context, cfg stage.Config) (stage.Output, error)
+}
+
+// PluginMap returns the go-plugin map. On the host side the opener is nil.
+func PluginMap(o *Opener) map[string]plugin.Plugin {
+	return map[string]plugin.Plugin{
+		InputPlugin:  &grpcPlugin{kind: sdk.KindInput, open: o},
+		FilterPlugin: &grpcPlugin{kind: sdk.KindFilter, open: o},
+		OutputPlugin: &grpcPlugin{kind: sdk.KindOutput, open: o},
+	}
+}
+
+type grpcPlugin struct {
+	plugin.NetRPCUnsupportedPlugin
+	kind sdk.Kind
+	open *Opener
+}
+
+func (p *grpcPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
+	switch p.kind {
+	case sdk.KindInput:
+		pb.RegisterInputServer(s, &inputServer{open: p.open})
+	case sdk.KindFilter:
+		pb.RegisterFilterServer(s, &filterServer{open: p.open})
+	case sdk.KindOutput:
+		pb.RegisterOutputServer(s, &outputServer{open: p.open})
+	}
+	return nil
+}
+
+func (p *grpcPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc.ClientConn) (any, error) {
+	switch p.kind {
+	case sdk.KindInput:
+		return pb.NewInputClient(c), nil
+	case sdk.KindFilter:
+		return pb.NewFilterClient(c), nil
+	case sdk.KindOutput:
+		return pb.NewOutputClient(c), nil
+	}
+	return nil, fmt.Errorf("unknown plugin kind %q", p.kind)
+}
+
+// ServerOptions raise gRPC's message limits for a plugin server.
+func ServerOptions(opts []grpc.ServerOption) *grpc.Server {
+	opts = append(opts, grpc.MaxRecvMsgSize(MaxMessageBytes), grpc.MaxSendMsgSize(MaxMessageBytes))
+	return grpc.NewServer(opts...)
+}
+
+// DialOptions raise gRPC's message limits on the host side.
+func DialOptions() []grpc.DialOption {
+	return []grpc.DialOption{grpc.WithDefaultCallOptions(
+		grpc.MaxCallRecvMsgSize(MaxMessageBytes),
+		grpc.MaxCallSendMsgSize(MaxMessageBytes),
+	)}
+}
+
+func toPBConfig(c stage.Config) *pb.Config {
+	return &pb.Config{Kind: string(c.Kind), Name: c.Name, Id: c.ID, Flow: c.Flow,
+		Settings: c.Settings, DataDir: c.DataDir}
+}
+
+func fromPBConfig(c *pb.Config) stage.Config {
+	return stage.Config{Kind: sdk.Kind(c.Kind), Name: c.Name, ID: c.Id, Flow: c.Flow,
+		Settings: c.Settings, DataDir: c.DataDir}
+}
+
+// ToPB converts a batch for the wire. Data slices are shared, not copied.
+func ToPB(b sdk.Batch, dropped int) *pb.Batch {
+	out := &pb.Batch{Id: b.ID, Dropped: uint32(dropped), Records: make([]*pb.Record, len(b.Records))}
+	recs := make([]pb.Record, len(b.Records))
+	for i := range b.Records {
+		r := &b.Records[i]
+		p := &recs[i]
+		p.Data, p.Path, p.Source, p.Id = r.Data, r.Path, r.Source, r.ID
+		p.Tenant, p.Error, p.Quarantine = r.Tenant, r.Error, r.Quarantine
+		if len(r.Routes) > 0 {
+			p.Routes = make([]*pb.Route, len(r.Routes))
+			for j, rt := range r.Routes {
+				p.Routes[j] = &pb.Route{Output: uint32(rt.Output), Target: rt.Target}
+			}
+		}
+		out.Records[i] = p
+	}
+	return out
+}
+
+// FromPB converts a batch from the wire.
+func FromPB(b *pb.Batch) (sdk.Batch, int) {
+	out := sdk.Batch{ID: b.Id, Records: make([]sdk.Record, len(b.Records))}
+	for i, p := range b.Records {
+		r := &out.Records[i]
+		r.Data, r.Path, r.Source, r.ID = p.Data, p.Path, p.Source, p.Id
+		r.Tenant, r.Error, r.Quarantine = p.Tenant, p.Error, p.Quarantine
+		if len(p.Routes) > 0 {
+			r.Routes = make([]sdk.Route, len(p.Routes))
+			for j, rt := range p.Routes {
+				r.Routes[j] = sdk.Route{Output: int(rt.Output), Target: rt.Target}
+			}
+		}
+	}
+	return out, int(b.Dropped)
+}
