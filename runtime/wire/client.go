@@ -9,6 +9,8 @@ import (
 	"os/exec"
 
 	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/mdrsflow/mdrsflow/runtime/stage"
 	"github.com/mdrsflow/mdrsflow/runtime/wire/pb"
@@ -68,7 +70,10 @@ func (p *Process) wrap(op string, err error) error {
 	if err == nil {
 		return nil
 	}
-	if p.client.Exited() {
+	// Unavailable means the connection to the process broke: it died, or
+	// is dying and go-plugin has not noticed yet. Either way the host
+	// must replace it.
+	if p.client.Exited() || status.Code(err) == codes.Unavailable {
 		return fmt.Errorf("%s: %w: %v", op, ErrPluginExited, err)
 	}
 	return fmt.Errorf("%s: %w", op, err)

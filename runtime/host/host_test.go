@@ -1,0 +1,370 @@
+package host_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mdrsflow/mdrsflow/runtime/flow"
+	"github.com/mdrsflow/mdrsflow/runtime/host"
+	"github.com/mdrsflow/mdrsflow/runtime/stage"
+	"github.com/mdrsflow/mdrsflow/runtime/wire"
+	"github.com/mdrsflow/mdrsflow/sdk"
+)
+
+// The test binary doubles as the plugin process: the host re-runs it
+// with go-plugin's cookie set, and TestMain serves plugins instead of
+// running tests.
+func TestMain(m *testing.M) {
+	if os.Getenv(wire.Handshake.MagicCookieKey) == wire.Handshake.MagicCookieValue {
+		logger := wire.PluginLogger(slog.LevelInfo)
+		wire.Serve(&wire.Opener{
+			Input: func(ctx context.Context, c stage.Config) (stage.Input, error) {
+				return stage.OpenInput(ctx, c, logger)
+			},
+			Filter: func(ctx context.Context, c stage.Config) (stage.Filter, error) {
+				return stage.OpenFilter(ctx, c, logger)
+			},
+			Output: func(ctx context.Context, c stage.Config) (stage.Output, error) {
+				return stage.OpenOutput(ctx, c, logger)
+			},
+		})
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+func selfCommand(t testing.TB) func() *exec.Cmd {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func() *exec.Cmd { return exec.Command(exe) }
+}
+
+// ---------------------------------------------------------------------
+// Test plugins.
+
+func init() {
+	sdk.Register(sdk.Registration{Kind: sdk.KindInput, Name: "testgen", New: func() any { return &genInput{Batch: 10} }})
+	sdk.Register(sdk.Registration{Kind: sdk.KindFilter, Name: "testcrash", New: func() any { return &crashFilter{} }})
+	sdk.Register(sdk.Registration{Kind: sdk.KindFilter, Name: "testmark", New: func() any { return &markFilter{} }})
+	sdk.Register(sdk.Registration{Kind: sdk.KindOutput, Name: "testsink", New: func() any { return &sinkOutput{} }})
+}
+
+// genInput emits Count records {"n":i} in batches, Delay apart, and
+// appends each acked batch id to <DataDir>/acks.
+type genInput struct {
+	Count  int           `yaml:"count"`
+	Batch  int           `yaml:"batch"`
+	Delay  time.Duration `yaml:"delay"`
+	Tenant string        `yaml:"tenant"`
+	dir    string
+	mu     sync.Mutex
+}
+
+func (g *genInput) Start(_ context.Context, env sdk.Env) error { g.dir = env.DataDir; return nil }
+
+func (g *genInput) Run(ctx context.Context, emit sdk.Emit) error {
+	id := uint64(0)
+	for i := 0; i < g.Count; {
+		id++
+		b := sdk.Batch{ID: id}
+		for j := 0; j < g.Batch && i < g.Count; j, i = j+1, i+1 {
+			b.Records = append(b.Records, sdk.Record{Data: []byte(fmt.Sprintf(`{"n":%d,"_system_name":"s-%s"}`, i, g.Tenant)),
+				Source: fmt.Sprintf("gen:%d", i)})
+		}
+		if err := emit(ctx, b); err != nil {
+			return nil
+		}
+		if g.Delay > 0 {
+			select {
+			case <-time.After(g.Delay):
+			case <-ctx.Done():
+				return nil
+			}
+		}
+	}
+	return nil
+}
+
+func (g *genInput) Ack(id uint64) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	f, err := os.OpenFile(filepath.Join(g.dir, "acks"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Fprintln(f, id)
+	f.Close()
+}
+
+// crashFilter kills its own process on an event with "poison": true.
+type crashFilter struct{}
+
+func (crashFilter) Apply(ev *sdk.Event) error {
+	if ev.Fields()["poison"] == true {
+		os.Exit(3)
+	}
+	return nil
+}
+
+// markFilter sets tenant metadata from the event, and marks poison.
+type markFilter struct {
+	PoisonN []int64 `yaml:"poison_n"`
+}
+
+func (m *markFilter) Apply(ev *sdk.Event) error {
+	n, _ := ev.Fields()["n"].(int64)
+	for _, p := range m.PoisonN {
+		if n == p {
+			ev.Fields()["poison"] = true
+		}
+	}
+	ev.SetMeta("tenant", "acme")
+	ev.Fields()["data_stream"] = map[string]any{"type": "logs", "dataset": "test"}
+	return nil
+}
+
+// sinkOutput appends each record as {"target":…, "data":…} to Path.
+type sinkOutput struct {
+	Path string `yaml:"path"`
+	mu   sync.Mutex
+}
+
+func (s *sinkOutput) Write(_ context.Context, recs []sdk.Record) []sdk.Result {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f, err := os.OpenFile(s.Path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	res := make([]sdk.Result, len(recs))
+	if err != nil {
+		for i := range res {
+			res[i] = sdk.Result{Status: sdk.Retry, Reason: err.Error()}
+		}
+		return res
+	}
+	defer f.Close()
+	for _, r := range recs {
+		line, _ := json.Marshal(map[string]any{"target": r.Routes[0].Target, "data": json.RawMessage(r.Data),
+			"error": r.Error, "quarantine": r.Quarantine})
+		fmt.Fprintf(f, "%s\n", line)
+	}
+	return res
+}
+
+// ---------------------------------------------------------------------
+
+type sunk struct {
+	Target     string         `json:"target"`
+	Data       map[string]any `json:"data"`
+	Error      string         `json:"error"`
+	Quarantine string         `json:"quarantine"`
+}
+
+func readSink(t *testing.T, path string) []sunk {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []sunk
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var s sunk
+		if err := json.Unmarshal(sc.Bytes(), &s); err != nil {
+			t.Fatalf("sink line %q: %v", sc.Text(), err)
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func writeFlow(t *testing.T, dir, text string) *flow.Flow {
+	t.Helper()
+	p := filepath.Join(dir, "flow.yaml")
+	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := flow.Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func TestRunDeliversEveryEventOnce(t *testing.T) {
+	for _, mode := range []struct {
+		name      string
+		inProcess bool
+	}{{"in-process", true}, {"subprocess", false}} {
+		t.Run(mode.name, func(t *testing.T) {
+			dir := t.TempDir()
+			sink := filepath.Join(dir, "sink.ndjson")
+			f := writeFlow(t, dir, fmt.Sprintf(`
+inputs:
+  - testgen: {count: 95, batch: 10}
+filters:
+  - testmark: {}
+outputs:
+  - testsink: {path: %q}
+`, sink))
+			r, err := host.New(f, host.Options{InProcess: mode.inProcess, Command: selfCommand(t),
+				DataDir: filepath.Join(dir, "data")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := r.Run(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			got := readSink(t, sink)
+			seen := map[float64]int{}
+			for _, s := range got {
+				if s.Target != "logs-test-acme" {
+					t.Errorf("target %q, want logs-test-acme", s.Target)
+				}
+				seen[s.Data["n"].(float64)]++
+			}
+			for i := 0; i < 95; i++ {
+				if seen[float64(i)] != 1 {
+					t.Errorf("event %d delivered %d times", i, seen[float64(i)])
+				}
+			}
+			tot := r.Stats().Totals()
+			if tot.In != 95 || tot.Out != 95 {
+				t.Errorf("totals %+v", tot)
+			}
+			acks := readLines(t, filepath.Join(dir, "data", "flow", "testgen_1", "acks"))
+			if len(acks) != 10 {
+				t.Errorf("got %d acks, want 10 (one per batch): %v", len(acks), acks)
+			}
+		})
+	}
+}
+
+func readLines(t *testing.T, path string) []string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Fields(string(b))
+}
+
+// A poison event kills the filter process every time. The host restarts
+// the process, splits the batch to find the event, sets it aside with
+// the reason, and delivers every other event once.
+func TestPoisonEventIsIsolated(t *testing.T) {
+	dir := t.TempDir()
+	sink := filepath.Join(dir, "sink.ndjson")
+	f := writeFlow(t, dir, fmt.Sprintf(`
+inputs:
+  - testgen: {count: 40, batch: 16}
+filters:
+  - testmark: {poison_n: [21]}
+  - testcrash: {}
+outputs:
+  - testsink: {path: %q}
+`, sink))
+	r, err := host.New(f, host.Options{Command: selfCommand(t), DataDir: filepath.Join(dir, "data")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := r.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := readSink(t, sink)
+	if len(got) != 40 {
+		t.Fatalf("sink holds %d records, want 40", len(got))
+	}
+	for _, s := range got {
+		eo, _ := s.Data["event"].(map[string]any)
+		if s.Quarantine != "" {
+			if !strings.Contains(s.Error, "died on this record") || eo == nil ||
+				!strings.Contains(eo["original"].(string), `"n":21`) {
+				t.Errorf("quarantined record %+v is not the poison one with its reason", s)
+			}
+			if s.Target != "quarantine-mdrsflow-default" {
+				t.Errorf("poison record went to %q", s.Target)
+			}
+			continue
+		}
+		if n := s.Data["n"].(float64); n == 21 {
+			t.Errorf("poison record delivered as normal: %+v", s)
+		}
+	}
+	if tot := r.Stats().Totals(); tot.PluginRestarts == 0 || tot.Quarantined != 1 || tot.Out != 39 {
+		t.Errorf("totals %+v", tot)
+	}
+}
+
+// Killing the filter process from outside mid-run loses nothing: the
+// batch in flight is retried in a new process.
+func TestKillFilterProcessMidRun(t *testing.T) {
+	dir := t.TempDir()
+	sink := filepath.Join(dir, "sink.ndjson")
+	const n = 400
+	f := writeFlow(t, dir, fmt.Sprintf(`
+inputs:
+  - testgen: {count: %d, batch: 5, delay: 5ms}
+filters:
+  - testmark: {}
+outputs:
+  - testsink: {path: %q}
+`, n, sink))
+	r, err := host.New(f, host.Options{Command: selfCommand(t), DataDir: filepath.Join(dir, "data")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- r.Run(context.Background()) }()
+
+	killed := 0
+	deadline := time.After(time.Minute)
+	for killed < 2 {
+		select {
+		case err := <-done:
+			t.Fatalf("flow ended before the filter was killed twice (%d): %v", killed, err)
+		case <-deadline:
+			t.Fatal("filter process never came up")
+		case <-time.After(100 * time.Millisecond):
+		}
+		if pids := r.FilterPIDs(); len(pids) == 1 && pids[0] > 0 {
+			if err := syscall.Kill(pids[0], syscall.SIGKILL); err == nil {
+				killed++
+			}
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	seen := map[float64]int{}
+	for _, s := range readSink(t, sink) {
+		if s.Quarantine != "" {
+			t.Errorf("record quarantined after a kill from outside: %+v", s)
+			continue
+		}
+		seen[s.Data["n"].(float64)]++
+	}
+	for i := 0; i < n; i++ {
+		if seen[float64(i)] != 1 {
+			t.Errorf("event %d delivered %d times", i, seen[float64(i)])
+		}
+	}
+	if r.Stats().Totals().PluginRestarts < 2 {
+		t.Errorf("expected at least 2 restarts, stats %+v", r.Stats().Totals())
+	}
+}
