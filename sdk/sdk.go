@@ -112,6 +112,15 @@ type Filter interface {
 	Apply(ev *Event) error
 }
 
+// RawFilter is a Filter that also needs the record exactly as it arrived,
+// before any step changed it (to keep it as event.original, say). The
+// chain calls ApplyRaw instead of Apply; raw must not be modified or
+// retained.
+type RawFilter interface {
+	Filter
+	ApplyRaw(ev *Event, raw []byte) error
+}
+
 // Status is the outcome of writing one record.
 type Status int
 

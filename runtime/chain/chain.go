@@ -179,9 +179,9 @@ func (c *Chain) Process(recs []sdk.Record) (out []sdk.Record, dropped int) {
 	return out, dropped
 }
 
-// ProcessEvents runs decoded events through the steps only (no routing,
+// ProcessEvent runs a decoded event through the steps only (no routing,
 // no encoding), for `mdrsflow test`-style callers that inspect events.
-// It returns, per event, whether it was kept and the failure, if any.
+// It reports whether the event is kept and the failure, if any.
 func (c *Chain) ProcessEvent(ev *event.Event) (keep bool, failure string) {
 	return c.apply(ev)
 }
@@ -212,7 +212,7 @@ func (c *Chain) processOne(rec *sdk.Record) bool {
 			ev.SetMeta("source", rec.Source)
 		}
 		if failure == "" {
-			keep, f := c.apply(ev)
+			keep, f := c.applyRaw(ev, raw)
 			if !keep {
 				return false
 			}
@@ -267,6 +267,10 @@ func (c *Chain) processOne(rec *sdk.Record) bool {
 // apply runs the steps; it reports whether to keep the event and, when a
 // step failed it for good, why.
 func (c *Chain) apply(ev *event.Event) (keep bool, failure string) {
+	return c.applyRaw(ev, nil)
+}
+
+func (c *Chain) applyRaw(ev *event.Event, raw []byte) (keep bool, failure string) {
 	for i := range c.steps {
 		s := &c.steps[i]
 		if s.cond != nil {
@@ -278,7 +282,7 @@ func (c *Chain) apply(ev *event.Event) (keep bool, failure string) {
 				continue
 			}
 		}
-		err := safeApply(s.filter, ev)
+		err := safeApply(s.filter, ev, raw)
 		if err == nil {
 			continue
 		}
@@ -299,12 +303,15 @@ func (c *Chain) apply(ev *event.Event) (keep bool, failure string) {
 }
 
 // safeApply turns a panicking step into a failure of that event alone.
-func safeApply(f sdk.Filter, ev *event.Event) (err error) {
+func safeApply(f sdk.Filter, ev *event.Event, raw []byte) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("step panicked: %v\n%s", r, firstLines(string(debug.Stack()), 12))
 		}
 	}()
+	if rf, ok := f.(sdk.RawFilter); ok && raw != nil {
+		return rf.ApplyRaw(ev, raw)
+	}
 	return f.Apply(ev)
 }
 

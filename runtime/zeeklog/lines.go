@@ -70,6 +70,7 @@ func (l *lineReader) next(hold bool) (rawLine, error) {
 			l.r, l.w = 0, 0
 		} else if l.sniff && l.w-l.r >= 1 && l.buf[l.r] != 0x1f {
 			l.sniff = false // cannot be gzip; look for lines right away
+			continue
 		} else if !l.sniff {
 			if i := bytes.IndexByte(l.buf[l.r+l.scanned:l.w], '\n'); i >= 0 {
 				end := l.r + l.scanned + i

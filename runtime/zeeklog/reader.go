@@ -253,7 +253,7 @@ func (r *Reader) record(text []byte) Record {
 
 // json checks the shape of a JSON line and passes it through.
 func (r *Reader) json(text []byte) Record {
-	t := bytes.TrimSpace(text)
+	t := bytes.Trim(text, " \t\r") // not empty: blank lines never get here
 	switch {
 	case t[0] != '{':
 		if r.format == FormatAuto && bytes.IndexByte(t, '\t') >= 0 {
@@ -286,11 +286,11 @@ func (r *Reader) path() string {
 }
 
 func jsonShaped(t []byte) bool {
-	t = bytes.TrimSpace(t)
+	t = bytes.Trim(t, " \t\r")
 	return len(t) >= 2 && t[0] == '{' && t[len(t)-1] == '}'
 }
 
-// blank reports whether b holds only spaces and tabs.
+// blank reports whether b holds only spaces, tabs and carriage returns.
 func blank(b []byte) bool {
 	for _, c := range b {
 		if c != ' ' && c != '\t' && c != '\r' {

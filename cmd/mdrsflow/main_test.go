@@ -1,0 +1,172 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// The test binary doubles as the mdrsflow binary: with MDRSFLOW_TEST_MAIN
+// set it runs main, and so do the plugin processes it starts (they
+// inherit the variable), exactly as the real binary would.
+func TestMain(m *testing.M) {
+	if os.Getenv("MDRSFLOW_TEST_MAIN") == "1" {
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// mdrsflow runs the binary (this test binary as main) in dir.
+func mdrsflow(t *testing.T, dir string, env []string, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, args...)
+	cmd.Dir = dir
+	cmd.Env = append(append(os.Environ(), "MDRSFLOW_TEST_MAIN=1"), env...)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err = cmd.Run()
+	return o.String(), e.String(), err
+}
+
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+// dataLines counts the lines of a Zeek log that are records: not blank,
+// not a TSV header.
+func dataLines(t *testing.T, path string) int {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	n := 0
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 4<<20)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		n++
+	}
+	return n
+}
+
+var totalsRE = regexp.MustCompile(`events in: (\d+)  out: (\d+)  failed: (\d+)  quarantined: (\d+)  dropped: (\d+)  dead-lettered: (\d+)`)
+
+// The README's first command, as a user runs it: every bundled record
+// becomes one document in the output folder or one counted failure, and
+// the run ends with the counts.
+func TestQuickstartEndToEnd(t *testing.T) {
+	root := repoRoot(t)
+	tmp := t.TempDir()
+	out := filepath.Join(tmp, "out")
+	stdout, stderr, err := mdrsflow(t, root, []string{"MDRSFLOW_OUT=" + out, "MDRSFLOW_ES_URL="},
+		"run", "--data-dir", filepath.Join(tmp, "data"), "flows/quickstart.yaml")
+	if err != nil {
+		t.Fatalf("run failed: %v\nstdout:\n%s\nstderr:\n%s", err, stdout, stderr)
+	}
+
+	files, _ := filepath.Glob(filepath.Join(root, "testdata/zeek/*/*.log"))
+	want := 0
+	for _, f := range files {
+		want += dataLines(t, f)
+	}
+
+	m := totalsRE.FindStringSubmatch(stdout)
+	if m == nil {
+		t.Fatalf("no totals line in the output:\n%s", stdout)
+	}
+	n := func(i int) int { v, _ := strconv.Atoi(m[i]); return v }
+	if n(1) != want {
+		t.Errorf("events in = %d, want %d (data lines in testdata/zeek)", n(1), want)
+	}
+	if n(2)+n(3)+n(4)+n(5)+n(6) != want {
+		t.Errorf("out+failed+quarantined+dropped+dead-lettered = %d, want %d:\n%s",
+			n(2)+n(3)+n(4)+n(5)+n(6), want, stdout)
+	}
+
+	// What the summary says is what the files hold.
+	docs, failures := 0, 0
+	written, _ := filepath.Glob(filepath.Join(out, "*.ndjson"))
+	if len(written) == 0 {
+		t.Fatalf("no output files in %s", out)
+	}
+	for _, p := range written {
+		f, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc := bufio.NewScanner(f)
+		sc.Buffer(nil, 4<<20)
+		for sc.Scan() {
+			var doc map[string]any
+			if err := json.Unmarshal(sc.Bytes(), &doc); err != nil {
+				t.Fatalf("%s: invalid JSON line: %v", p, err)
+			}
+			docs++
+			if e, ok := doc["error"].(map[string]any); ok && e["message"] != nil {
+				failures++
+			}
+		}
+		f.Close()
+	}
+	if docs != want {
+		t.Errorf("output files hold %d documents, want %d", docs, want)
+	}
+	if failures != n(3)+n(4) {
+		t.Errorf("%d documents carry error.message, the summary counts %d failed+quarantined", failures, n(3)+n(4))
+	}
+	if !strings.Contains(stdout, "logs-corelight.conn-default") {
+		t.Errorf("no conn target for the default tenant in the summary:\n%s", stdout)
+	}
+
+	// A second run reads nothing: positions were saved.
+	stdout2, stderr2, err := mdrsflow(t, root, []string{"MDRSFLOW_OUT=" + out, "MDRSFLOW_ES_URL="},
+		"run", "--data-dir", filepath.Join(tmp, "data"), "flows/quickstart.yaml")
+	if err != nil {
+		t.Fatalf("second run failed: %v\n%s\n%s", err, stdout2, stderr2)
+	}
+	if m2 := totalsRE.FindStringSubmatch(stdout2); m2 == nil || m2[1] != "0" {
+		t.Errorf("second run read events again:\n%s", stdout2)
+	}
+}
+
+func TestCheckNamesFileAndLine(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(bad, []byte("inputs:\n  - stdin: {}\nfilters:\n  - rename:\n      feilds: {a: b}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, err := mdrsflow(t, dir, nil, "check", bad)
+	if err == nil {
+		t.Fatal("check accepted a flow with an unknown setting")
+	}
+	if !strings.Contains(stderr, "bad.yaml") || !strings.Contains(stderr, "line 5") || !strings.Contains(stderr, "feilds") {
+		t.Errorf("error does not name file, line and key:\n%s", stderr)
+	}
+
+	stdout, stderr, err := mdrsflow(t, repoRoot(t), nil, "check", "flows/quickstart.yaml")
+	if err != nil || !strings.Contains(stdout, "ok") {
+		t.Errorf("quickstart does not check: %v\n%s%s", err, stdout, stderr)
+	}
+}
