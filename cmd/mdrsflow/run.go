@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -14,13 +15,17 @@ import (
 
 	"github.com/mdrsflow/mdrsflow/runtime/flow"
 	"github.com/mdrsflow/mdrsflow/runtime/host"
+	"github.com/mdrsflow/mdrsflow/runtime/ops"
 )
 
 type runFlags struct {
-	dataDir   string
-	inProcess bool
-	workers   int
-	queue     int
+	dataDir    string
+	inProcess  bool
+	workers    int
+	queue      int
+	httpAddr   string
+	tokenFile  string
+	openProbes bool
 }
 
 func runCmd() *cobra.Command {
@@ -45,6 +50,13 @@ per output and target.`,
 		"run built-in plugins inside this process instead of as subprocesses (less isolation; for measurement)")
 	c.Flags().IntVar(&f.workers, "workers", 1, "batches processed by the filters at once, each worker with its own filter processes")
 	c.Flags().IntVar(&f.queue, "queue", 8, "batches held between the inputs and the filters before inputs wait")
+	c.Flags().StringVar(&f.httpAddr, "http", envOr("MDRSFLOW_HTTP", "127.0.0.1:9600"),
+		"address of the health, readiness, metrics and status endpoints; empty disables them (env MDRSFLOW_HTTP)")
+	c.Flags().StringVar(&f.tokenFile, "http-token-file", os.Getenv("MDRSFLOW_HTTP_TOKEN_FILE"),
+		"file holding the bearer token the endpoints require; required off loopback "+
+			"(env MDRSFLOW_HTTP_TOKEN_FILE, or the token itself in MDRSFLOW_HTTP_TOKEN)")
+	c.Flags().BoolVar(&f.openProbes, "http-open-probes", false,
+		"serve /healthz and /readyz without the token, for Kubernetes probes")
 	return c
 }
 
@@ -71,6 +83,27 @@ func runFlows(cmd *cobra.Command, paths []string, f *runFlags) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+
+	if f.httpAddr != "" {
+		token := os.Getenv("MDRSFLOW_HTTP_TOKEN")
+		if f.tokenFile != "" {
+			b, err := os.ReadFile(f.tokenFile)
+			if err != nil {
+				return fmt.Errorf("--http-token-file: %w", err)
+			}
+			token = strings.TrimSpace(string(b))
+		}
+		flows := make([]ops.Flow, len(runners))
+		for i, r := range runners {
+			flows[i] = r
+		}
+		srv, err := ops.Start(ops.Config{Addr: f.httpAddr, Token: token, OpenProbes: f.openProbes},
+			flows, slog.Default())
+		if err != nil {
+			return err
+		}
+		defer srv.Shutdown(context.Background())
+	}
 
 	errs := make([]error, len(runners))
 	var wg sync.WaitGroup

@@ -97,6 +97,25 @@ type Runner struct {
 	// gens counts input restarts; acks of an earlier generation are
 	// dropped, because the new process re-reads from its saved position.
 	gens []atomic.Uint64
+
+	started atomic.Bool
+	lastErr atomic.Value // string: why an output is retrying, "" when fine
+}
+
+// Name is the flow's name.
+func (r *Runner) Name() string { return r.flow.Name }
+
+// Ready reports whether the flow has started every part and its outputs
+// are delivering: not ready while starting, or while an output asks to
+// retry records and has not delivered a whole share since.
+func (r *Runner) Ready() (bool, string) {
+	if !r.started.Load() {
+		return false, "starting"
+	}
+	if reason, _ := r.lastErr.Load().(string); reason != "" {
+		return false, "output retrying: " + reason
+	}
+	return true, ""
 }
 
 // stageSpec is one filter stage: a fused chain or an external plugin.
@@ -296,6 +315,8 @@ func (r *Runner) Run(ctx context.Context) (err error) {
 			return fmt.Errorf("start input: %w", err)
 		}
 	}
+	r.started.Store(true)
+	defer r.started.Store(false)
 	r.log.Info("flow started", "inputs", len(r.inputs), "filter_stages", len(r.stages[0]),
 		"outputs", len(r.outputs), "subprocesses", !r.opts.InProcess)
 
@@ -577,8 +598,10 @@ func (r *Runner) deliver(ctx context.Context, o int, d delivery) error {
 		}
 		recs = retry
 		if len(recs) == 0 {
+			r.lastErr.Store("")
 			return nil
 		}
+		r.lastErr.Store(fmt.Sprintf("%s: %s", r.outIDs[o], lastReason))
 		r.stats.retries.Add(uint64(len(recs)))
 		if attempt == 1 || attempt%10 == 0 {
 			r.log.Warn("output asked to retry records", "plugin", p.cfg.ID, "records", len(recs),

@@ -28,7 +28,7 @@ type Stats struct {
 	Elapsed time.Duration
 }
 
-type targetKey struct{ output, target string }
+type targetKey struct{ output, target, tenant string }
 
 // targetCount is one output/target line of the summary.
 type targetCount struct {
@@ -41,7 +41,7 @@ func (s *Stats) addIn(n int)      { s.in.Add(uint64(n)) }
 func (s *Stats) addDropped(n int) { s.dropped.Add(uint64(n)) }
 
 func (s *Stats) line(output string, rec sdk.Record) *targetCount {
-	k := targetKey{output, rec.Routes[0].Target}
+	k := targetKey{output, rec.Routes[0].Target, rec.Tenant}
 	c := s.targets[k]
 	if c == nil {
 		c = &targetCount{}
@@ -90,38 +90,60 @@ func (s *Stats) Totals() Totals {
 	return t
 }
 
-// Target returns the counts of one output and target.
-func (s *Stats) Target(output, target string) (out, failed, quarantined, rejected uint64) {
+// TargetLine is the counts of one output, target and tenant.
+type TargetLine struct {
+	Output, Target, Tenant             string
+	Out, Failed, Quarantined, Rejected uint64
+}
+
+// Targets returns a copy of the per-target counts.
+func (s *Stats) Targets() []TargetLine {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c := s.targets[targetKey{output, target}]
-	if c == nil {
-		return 0, 0, 0, 0
+	out := make([]TargetLine, 0, len(s.targets))
+	for k, c := range s.targets {
+		out = append(out, TargetLine{Output: k.output, Target: k.target, Tenant: k.tenant,
+			Out: c.Out, Failed: c.Failed, Quarantined: c.Quarantined, Rejected: c.Rejected})
 	}
-	return c.Out, c.Failed, c.Quarantined, c.Rejected
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Output != b.Output {
+			return a.Output < b.Output
+		}
+		if a.Target != b.Target {
+			return a.Target < b.Target
+		}
+		return a.Tenant < b.Tenant
+	})
+	return out
 }
 
 // Print writes the end-of-run summary: one line per output and target,
 // then the totals.
 func (s *Stats) Print(w io.Writer) {
-	s.mu.Lock()
-	keys := make([]targetKey, 0, len(s.targets))
-	for k := range s.targets {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool {
-		if keys[i].output != keys[j].output {
-			return keys[i].output < keys[j].output
+	// Lines of one output and target are summed over tenants here; the
+	// target name carries the tenant already.
+	type key struct{ output, target string }
+	sums := map[key]*TargetLine{}
+	var order []key
+	for _, l := range s.Targets() {
+		k := key{l.Output, l.Target}
+		if sums[k] == nil {
+			sums[k] = &TargetLine{Output: l.Output, Target: l.Target}
+			order = append(order, k)
 		}
-		return keys[i].target < keys[j].target
-	})
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "output\ttarget\tout\tfailed\tquarantined\tdead-lettered\t")
-	for _, k := range keys {
-		c := s.targets[k]
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t\n", k.output, k.target, c.Out, c.Failed, c.Quarantined, c.Rejected)
+		c := sums[k]
+		c.Out += l.Out
+		c.Failed += l.Failed
+		c.Quarantined += l.Quarantined
+		c.Rejected += l.Rejected
 	}
-	s.mu.Unlock()
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "output\ttarget\tout\tfailed\tquarantined\tdead-lettered")
+	for _, k := range order {
+		c := sums[k]
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\n", c.Output, c.Target, c.Out, c.Failed, c.Quarantined, c.Rejected)
+	}
 	tw.Flush()
 	t := s.Totals()
 	fmt.Fprintf(w, "events in: %d  out: %d  failed: %d  quarantined: %d  dropped: %d  dead-lettered: %d",
@@ -135,3 +157,7 @@ func (s *Stats) Print(w io.Writer) {
 		fmt.Fprintf(w, "plugin restarts: %d  record retries: %d\n", t.PluginRestarts, t.Retries)
 	}
 }
+
+// NewStatsForTest returns empty counters, for tests of code that reads
+// them.
+func NewStatsForTest() *Stats { return newStats() }
