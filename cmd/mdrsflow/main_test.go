@@ -33,7 +33,7 @@ func mdrsflow(t *testing.T, dir string, env []string, args ...string) (stdout, s
 	}
 	cmd := exec.Command(exe, args...)
 	cmd.Dir = dir
-	cmd.Env = append(append(os.Environ(), "MDRSFLOW_TEST_MAIN=1"), env...)
+	cmd.Env = append(append(os.Environ(), "MDRSFLOW_TEST_MAIN=1", "MDRSFLOW_HTTP=127.0.0.1:0"), env...)
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
 	err = cmd.Run()

@@ -191,12 +191,17 @@ func (c *Chain) processOne(rec *sdk.Record) bool {
 	raw := rec.Data
 	rawSum := sha256.Sum256(raw)
 
-	var ev *event.Event
+	// An input that could not make a record of a line says so in Error
+	// and sends {"event":{"original":<line>}}; that document is kept as
+	// it is, marked failed, and skips the steps.
 	failure := rec.Error
-	if failure == "" {
-		var err error
-		ev, err = event.Decode(raw)
-		if err != nil {
+	if failure != "" {
+		failure = whereOf(rec) + ": " + failure
+	}
+	ev, err := event.Decode(raw)
+	if err != nil {
+		ev = nil
+		if failure == "" {
 			failure = fmt.Sprintf("%s: cannot read the record as a JSON object: %v", whereOf(rec), err)
 		}
 	}

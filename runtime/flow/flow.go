@@ -336,6 +336,8 @@ func (l *loader) filters(path string, list *yaml.Node, f *Flow, used *Routing) e
 					if _, err := expr.CompileBool(s.If); err != nil {
 						return l.errAt(path, v, fmt.Sprintf("%s: if: %v", p.ID, err))
 					}
+				case "id":
+					// Applied below.
 				case "on_error":
 					switch v.Value {
 					case "fail", "tag", "ignore":
