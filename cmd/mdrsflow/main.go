@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime/pprof"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -22,14 +23,38 @@ import (
 var version = "dev"
 
 func main() {
+	stop := startProfile()
 	if isPluginProcess() {
 		servePlugin()
+		stop()
 		return
 	}
-	if err := rootCmd().Execute(); err != nil {
+	err := rootCmd().Execute()
+	stop()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "mdrsflow:", err)
 		os.Exit(1)
 	}
+}
+
+// startProfile writes a CPU profile when MDRSFLOW_CPUPROFILE names a file
+// prefix: <prefix>.<pid>.pprof, one per process (host and plugins).
+func startProfile() func() {
+	prefix := os.Getenv("MDRSFLOW_CPUPROFILE")
+	if prefix == "" {
+		return func() {}
+	}
+	f, err := os.Create(fmt.Sprintf("%s.%d.pprof", prefix, os.Getpid()))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "mdrsflow: MDRSFLOW_CPUPROFILE:", err)
+		return func() {}
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		fmt.Fprintln(os.Stderr, "mdrsflow: MDRSFLOW_CPUPROFILE:", err)
+		f.Close()
+		return func() {}
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }
 }
 
 type globalFlags struct {

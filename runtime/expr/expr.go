@@ -23,8 +23,9 @@ import (
 
 // Program is a compiled expression. It is safe for concurrent use.
 type Program struct {
-	src  string
-	prog *vm.Program
+	src    string
+	prog   *vm.Program
+	native native // nil when the expression needs the VM
 }
 
 func options(extra ...expr.Option) []expr.Option {
@@ -48,20 +49,22 @@ func options(extra ...expr.Option) []expr.Option {
 
 // Compile compiles src for evaluation against events.
 func Compile(src string) (*Program, error) {
-	p, err := expr.Compile(rewriteMeta(src), options()...)
+	rw := rewriteMeta(src)
+	p, err := expr.Compile(rw, options()...)
 	if err != nil {
 		return nil, fmt.Errorf("expression %q: %w", src, err)
 	}
-	return &Program{src: src, prog: p}, nil
+	return &Program{src: src, prog: p, native: compileNative(rw)}, nil
 }
 
 // CompileBool compiles a condition; it must give a boolean.
 func CompileBool(src string) (*Program, error) {
-	p, err := expr.Compile(rewriteMeta(src), options(expr.AsBool())...)
+	rw := rewriteMeta(src)
+	p, err := expr.Compile(rw, options(expr.AsBool())...)
 	if err != nil {
 		return nil, fmt.Errorf("condition %q: %w", src, err)
 	}
-	return &Program{src: src, prog: p}, nil
+	return &Program{src: src, prog: p, native: compileNative(rw)}, nil
 }
 
 // rewriteMeta turns meta("x") into a read of the metadata object, so that
@@ -103,6 +106,11 @@ func (p *Program) String() string { return p.src }
 
 // Eval runs the expression against ev.
 func (p *Program) Eval(ev *event.Event) (any, error) {
+	if p.native != nil {
+		if v, ok := p.native(ev.Fields()); ok {
+			return normalize(v), nil
+		}
+	}
 	v, err := expr.Run(p.prog, ev.Fields())
 	if err != nil {
 		return nil, fmt.Errorf("expression %q: %w", p.src, err)
@@ -112,6 +120,13 @@ func (p *Program) Eval(ev *event.Event) (any, error) {
 
 // EvalBool runs a condition against ev.
 func (p *Program) EvalBool(ev *event.Event) (bool, error) {
+	if p.native != nil {
+		if v, ok := p.native(ev.Fields()); ok {
+			if b, isBool := v.(bool); isBool {
+				return b, nil
+			}
+		}
+	}
 	v, err := expr.Run(p.prog, ev.Fields())
 	if err != nil {
 		return false, fmt.Errorf("condition %q: %w", p.src, err)
