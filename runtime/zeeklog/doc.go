@@ -14,7 +14,8 @@
 //     written for it (see [Reader.Next] for the rules).
 //
 // Gzip input is recognised by its magic bytes. Every line that is not blank
-// and not a # header line yields exactly one [Record]; a line that is
+// and not a # header line (in FormatJSON, # lines are records too) yields
+// exactly one [Record]; a line that is
 // malformed (TSV before any #fields header, a wrong number of columns, a
 // cut-off JSON object, a line over the length limit) yields a record whose
 // Err says what is wrong and whose Data is {"event":{"original":"<line>"}},

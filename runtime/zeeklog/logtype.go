@@ -17,7 +17,7 @@ import (
 //	conn.2024-04-19-10-00-00.log.gz    conn
 //	conn.rita-lab.log                  conn
 //	known_hosts_20240419_10:00:00.log  known_hosts
-//	-, .hidden, 2024-04-19.log         ""
+//	stdin, -, .hidden, 2024-04-19.log  ""
 func LogType(name string) string {
 	base := filepath.Base(strings.ReplaceAll(name, `\`, "/"))
 	base = strings.TrimSuffix(base, ".gz")
@@ -25,8 +25,8 @@ func LogType(name string) string {
 		base = base[:i]
 	}
 	base = stripDate(base)
-	if !validLogType(base) {
-		return ""
+	if !validLogType(base) || base == "stdin" {
+		return "" // stdin names a stream, not a log
 	}
 	return base
 }

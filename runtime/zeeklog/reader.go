@@ -86,9 +86,14 @@ func WithFormat(f Format) Option {
 }
 
 // WithPath sets the log type used when the stream has no #path header,
-// instead of the type found in the stream's name.
+// instead of the type found in the stream's name. An empty logType
+// changes nothing.
 func WithPath(logType string) Option {
-	return func(r *Reader) { r.hint = logType }
+	return func(r *Reader) {
+		if logType != "" {
+			r.hint = logType
+		}
+	}
 }
 
 // WithResume says the stream starts at pos of a log read before (the
@@ -171,8 +176,10 @@ func (r *Reader) Finish() { r.done = true }
 // out; bool as true/false; count, int and port as integers; time,
 // interval and double as numbers with the digits as written; every other
 // type as a string; set[T] and vector[T] as arrays of T split on the set
-// separator; the empty field as "" or []. Zeek's \xNN escapes are kept as
-// literal text.
+// separator; the empty field as "" or []. Zeek's \xNN escapes (of bytes
+// that are not printable, or of a separator inside a value) are kept as
+// the literal text they are, as Zeek's JSON writer writes those bytes; a
+// backslash that Zeek's ASCII writer doubled is single again.
 func (r *Reader) Next() (Record, error) {
 	for {
 		ln, err := r.lines.next(r.follow && !r.done)
@@ -252,6 +259,11 @@ func (r *Reader) record(text []byte) Record {
 }
 
 // json checks the shape of a JSON line and passes it through.
+//
+// Limitation: only the first and last bytes are checked — a line such as
+// {"a":} becomes a record and fails later in the filter chain's decoder,
+// which gives it its error there; checking the whole line here would
+// cost a second parse of every event.
 func (r *Reader) json(text []byte) Record {
 	t := bytes.Trim(text, " \t\r") // not empty: blank lines never get here
 	switch {

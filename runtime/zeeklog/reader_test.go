@@ -406,14 +406,11 @@ func TestPaths(t *testing.T) {
 		{"header wins", "conn.log", "dns", "#separator \\x09\n#path\thttp\n#fields\ta\n" +
 			"#types\tcount\n1\n", "http"},
 		{"none", "-", "", "{}\n", ""},
+		{"empty hint keeps the name's", "dns.log", "", "{}\n", "dns"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var opts []Option
-			if tt.hint != "" {
-				opts = append(opts, WithPath(tt.hint))
-			}
-			recs := readAll(t, NewReader(strings.NewReader(tt.in), tt.file, opts...))
+			recs := readAll(t, NewReader(strings.NewReader(tt.in), tt.file, WithPath(tt.hint)))
 			if len(recs) != 1 || recs[0].Path != tt.want {
 				t.Fatalf("got %+v, want path %q", recs, tt.want)
 			}
@@ -433,7 +430,7 @@ func TestLogType(t *testing.T) {
 		"dce_rpc.log":                       "dce_rpc",
 		"smb_files_2024-04-19.log":          "smb_files",
 		`C:\zeek\logs\ssl.log`:              "ssl",
-		"stdin":                             "stdin",
+		"stdin":                             "",
 		"-":                                 "",
 		".hidden":                           "",
 		"2024-04-19.log":                    "",

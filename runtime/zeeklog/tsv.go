@@ -182,7 +182,8 @@ func (h *header) convert(dst, line []byte) ([]byte, string) {
 		return dst, fmt.Sprintf("%s names %d fields but #types lists %d; the log "+
 			"header is damaged", h.fieldsAt(), len(h.fields), len(h.types))
 	}
-	if n := bytes.Count(line, []byte(h.sep)) + 1; n != len(h.fields) {
+	sep := []byte(h.sep)
+	if n := bytes.Count(line, sep) + 1; n != len(h.fields) {
 		return dst, fmt.Sprintf("line has %d columns but %s names %d; the line may "+
 			"be cut off or the header may not belong to it", n, h.fieldsAt(),
 			len(h.fields))
@@ -193,8 +194,8 @@ func (h *header) convert(dst, line []byte) ([]byte, string) {
 	rest := line
 	for i := range h.fields {
 		col := rest
-		if j := bytes.Index(rest, []byte(h.sep)); j >= 0 {
-			col, rest = rest[:j], rest[j+len(h.sep):]
+		if j := index(rest, sep); j >= 0 {
+			col, rest = rest[:j], rest[j+len(sep):]
 		}
 		if string(col) == h.unset {
 			continue
@@ -215,6 +216,14 @@ func (h *header) convert(dst, line []byte) ([]byte, string) {
 	return append(dst, '}'), ""
 }
 
+// index is bytes.Index with a fast path for the usual one-byte separator.
+func index(b, sep []byte) int {
+	if len(sep) == 1 {
+		return bytes.IndexByte(b, sep[0])
+	}
+	return bytes.Index(b, sep)
+}
+
 // value appends one column's value.
 func (h *header) value(dst, col []byte, t ztype) ([]byte, string) {
 	if !t.container {
@@ -224,11 +233,12 @@ func (h *header) value(dst, col []byte, t ztype) ([]byte, string) {
 	if string(col) == h.empty {
 		return append(dst, ']'), ""
 	}
+	setSep := []byte(h.setSep)
 	for i := 0; ; i++ {
 		elem := col
-		j := bytes.Index(col, []byte(h.setSep))
-		if j >= 0 && h.setSep != "" {
-			elem, col = col[:j], col[j+len(h.setSep):]
+		j := index(col, setSep)
+		if j >= 0 && len(setSep) > 0 {
+			elem, col = col[:j], col[j+len(setSep):]
 		}
 		if i > 0 {
 			dst = append(dst, ',')
@@ -237,7 +247,7 @@ func (h *header) value(dst, col []byte, t ztype) ([]byte, string) {
 		if dst, err = h.scalar(dst, elem, t.kind); err != "" {
 			return dst, err
 		}
-		if j < 0 || h.setSep == "" {
+		if j < 0 || len(setSep) == 0 {
 			break
 		}
 	}
