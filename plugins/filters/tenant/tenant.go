@@ -1,0 +1,203 @@
+// Package tenant is the filter that decides which customer an event
+// belongs to. Every other step of a flow may be wrong and the damage stays
+// within one tenant's data; this one decides whose data it is, so it
+// trusts nothing on the incoming record but the sensor name, and when in
+// doubt it quarantines rather than guesses.
+package tenant
+
+import (
+	_ "embed"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/mdrsflow/mdrsflow/plugins/filters/internal/field"
+	"github.com/mdrsflow/mdrsflow/sdk"
+)
+
+//go:embed sample.yaml
+var sample []byte
+
+func init() {
+	sdk.Register(sdk.Registration{
+		Kind:    sdk.KindFilter,
+		Name:    "tenant",
+		Summary: "set the event's tenant from the sensor name or a static id, or quarantine it",
+		New:     func() any { return New() },
+		Sample:  sample,
+	})
+}
+
+// Tenant is the tenant filter. Its exported fields are its settings; see
+// sample.yaml for what each one means.
+type Tenant struct {
+	SensorField string     `yaml:"sensor_field"`
+	Separator   string     `yaml:"separator"`
+	Static      string     `yaml:"static"`
+	Allow       field.List `yaml:"allow"`
+
+	sensor    sdk.Path
+	static    string
+	allow     map[string]bool
+	allowText string // for quarantine reasons
+}
+
+// MaxLen is the longest tenant id, in bytes.
+const MaxLen = 100
+
+// The fields a tenant is written to. The metadata key is what the engine
+// reads to route the event and derive its document id.
+var (
+	pathOrgID     = field.MustParse("organization.id")
+	pathNamespace = field.MustParse("data_stream.namespace")
+)
+
+// rule is the tenant id rule, for messages.
+const rule = "a tenant id is lowercase letters, digits and _, starts with a letter or digit " +
+	"and is at most 100 bytes (it becomes part of a data stream name, where - separates the parts)"
+
+// New returns the filter with its defaults set.
+func New() *Tenant { return &Tenant{SensorField: "_system_name", Separator: "-"} }
+
+// Validate checks the settings: the static tenant and every allowed id
+// must be valid ids, and the static tenant must be allowed.
+func (t *Tenant) Validate() error {
+	var err error
+	if t.sensor, err = field.Parse("sensor_field", t.SensorField); err != nil {
+		return err
+	}
+	if t.Separator == "" {
+		return fmt.Errorf("separator: must not be empty; the default is \"-\"")
+	}
+
+	t.allow = nil
+	if len(t.Allow) > 0 {
+		t.allow = make(map[string]bool, len(t.Allow))
+		for i, a := range t.Allow {
+			id := strings.ToLower(a)
+			if !Valid(id) {
+				return fmt.Errorf("allow[%d]: %q is not a valid tenant id: %s", i, a, rule)
+			}
+			t.allow[id] = true
+		}
+		t.allowText = listText(t.allow)
+	}
+
+	t.static = strings.ToLower(t.Static)
+	if t.static != "" {
+		if !Valid(t.static) {
+			return fmt.Errorf("static: %q is not a valid tenant id: %s", t.Static, rule)
+		}
+		if t.allow != nil && !t.allow[t.static] {
+			return fmt.Errorf("static: tenant %q is not in allow (%s)", t.static, t.allowText)
+		}
+	}
+	return nil
+}
+
+// Valid reports whether id is a valid tenant id: 1 to 100 bytes of
+// lowercase letters, digits and _, starting with a letter or digit.
+func Valid(id string) bool {
+	if id == "" || len(id) > MaxLen || id[0] == '_' {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// Apply sets the tenant, or quarantines the event. It never fails the
+// event: an event whose tenant is unknown must not go to a tenant's
+// failures target either.
+func (t *Tenant) Apply(ev *sdk.Event) error {
+	id, from, reason := t.determine(ev)
+	if reason == "" {
+		id = strings.ToLower(id)
+		switch {
+		case !Valid(id):
+			reason = fmt.Sprintf("invalid tenant %s from %s: %s", field.Quote(id), from, rule)
+		case t.allow != nil && !t.allow[id]:
+			reason = fmt.Sprintf("tenant %s from %s is not in allow (%s)", field.Quote(id), from, t.allowText)
+		}
+	}
+	if reason != "" {
+		delete(ev.Meta(), "tenant")
+		ev.SetMeta("quarantine", reason)
+		return nil
+	}
+
+	// The incoming record may carry its own tenant fields, nested or as
+	// keys with dots; none of them is trusted.
+	f := ev.Fields()
+	delete(f, "organization.id")
+	delete(f, "data_stream.namespace")
+	force(ev, pathOrgID, id)
+	force(ev, pathNamespace, id)
+	ev.SetMeta("tenant", id)
+	delete(ev.Meta(), "quarantine")
+	return nil
+}
+
+// determine finds the tenant id before checks: the sensor name's suffix,
+// or else the static tenant. from says where it came from; a reason is
+// set when there is none.
+func (t *Tenant) determine(ev *sdk.Event) (id, from, reason string) {
+	v, ok := ev.Get(t.sensor)
+	name, isText := v.(string)
+	if isText && name != "" {
+		i := strings.LastIndex(name, t.Separator)
+		if i >= 0 && i+len(t.Separator) < len(name) {
+			from := fmt.Sprintf("sensor name %s (in %s)", field.Quote(name), t.sensor)
+			return name[i+len(t.Separator):], from, ""
+		}
+	}
+	if t.static != "" {
+		return t.static, "the static setting", ""
+	}
+
+	switch {
+	case !ok || v == nil || name == "" && isText:
+		reason = fmt.Sprintf("no tenant: the event has no sensor name in %s and no static tenant is set",
+			t.sensor)
+	case !isText:
+		reason = fmt.Sprintf("no tenant: %s holds %s (%s), not a sensor name, and no static tenant is set",
+			t.sensor, field.Kind(v), field.Quote(v))
+	default:
+		reason = fmt.Sprintf("no tenant: sensor name %s (in %s) does not end in %q and a tenant id, "+
+			"and no static tenant is set", field.Quote(name), t.sensor, t.Separator)
+	}
+	return "", "", reason
+}
+
+// force writes v at p, a top-level field's child, replacing whatever
+// non-object the incoming record has there (an `organization` that is
+// text): the tenant fields must always be the ones this filter wrote.
+func force(ev *sdk.Event, p sdk.Path, v any) {
+	if ev.Set(p, v) == nil {
+		return
+	}
+	delete(ev.Fields(), p.Segments()[0])
+	_ = ev.Set(p, v)
+}
+
+func listText(set map[string]bool) string {
+	ids := make([]string, 0, len(set))
+	for id := range set {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	const show = 5
+	if len(ids) > show {
+		return strings.Join(ids[:show], ", ") + fmt.Sprintf(" and %d more", len(ids)-show)
+	}
+	return strings.Join(ids, ", ")
+}
+
+var (
+	_ sdk.Filter    = (*Tenant)(nil)
+	_ sdk.Validator = (*Tenant)(nil)
+)
