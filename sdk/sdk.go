@@ -56,6 +56,10 @@ type Record struct {
 	// Routes lists the outputs that take the record and the target each
 	// writes it to. Set by the router at the end of the filter chain.
 	Routes []Route
+	// Meta carries the event's metadata (a JSON object) from one filter
+	// stage to the next when a flow's filters span several processes.
+	// Plugins pass it on untouched.
+	Meta []byte
 }
 
 // Route sends a record to one output under one target (an index, data

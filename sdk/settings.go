@@ -52,6 +52,9 @@ func checkKeys(n *yaml.Node, t reflect.Type) error {
 	if n.Kind == yaml.AliasNode {
 		n = n.Alias
 	}
+	if t == nodeType {
+		return nil // free-form YAML, passed on as it is
+	}
 	switch t.Kind() {
 	case reflect.Struct:
 		if n.Kind != yaml.MappingNode {
@@ -93,6 +96,8 @@ func checkKeys(n *yaml.Node, t reflect.Type) error {
 	}
 	return nil
 }
+
+var nodeType = reflect.TypeOf(yaml.Node{})
 
 var unmarshalerType = reflect.TypeOf((*yaml.Unmarshaler)(nil)).Elem()
 

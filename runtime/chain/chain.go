@@ -189,7 +189,21 @@ func (c *Chain) ProcessEvent(ev *event.Event) (keep bool, failure string) {
 // processOne handles one record in place; false means dropped.
 func (c *Chain) processOne(rec *sdk.Record) bool {
 	raw := rec.Data
-	rawSum := sha256.Sum256(raw)
+
+	// Metadata from an earlier stage of the flow comes back first: the
+	// tenant, and the digest of the record as it first arrived, which the
+	// document id is made from so that every stage agrees on it.
+	var meta map[string]any
+	if len(rec.Meta) > 0 {
+		if m, err := event.DecodeObject(rec.Meta); err == nil {
+			meta = m
+		}
+	}
+	digest, _ := meta[digestKey].(string)
+	if digest == "" {
+		sum := sha256.Sum256(raw)
+		digest = base64.RawURLEncoding.EncodeToString(sum[:])
+	}
 
 	// An input that could not make a record of a line says so in Error
 	// and sends {"event":{"original":<line>}}; that document is kept as
@@ -210,6 +224,9 @@ func (c *Chain) processOne(rec *sdk.Record) bool {
 		ev = c.failedShell(raw, failure)
 		rec.Quarantine = "unreadable record: " + failure
 	} else {
+		for k, v := range meta {
+			ev.SetMeta(k, v)
+		}
 		if rec.Path != "" {
 			ev.SetMeta("path", rec.Path)
 		}
@@ -238,17 +255,20 @@ func (c *Chain) processOne(rec *sdk.Record) bool {
 
 	rec.Tenant = ev.MetaString("tenant")
 	rec.Error = failure
-	if rec.Tenant != "" {
-		h := sha256.New()
-		h.Write([]byte(rec.Tenant))
-		h.Write([]byte{0})
-		h.Write(rawSum[:])
-		var sum [sha256.Size]byte
-		rec.ID = base64.RawURLEncoding.EncodeToString(h.Sum(sum[:0])[:16])
-	} else {
-		rec.ID = base64.RawURLEncoding.EncodeToString(rawSum[:16])
-	}
+	h := sha256.New()
+	h.Write([]byte(rec.Tenant))
+	h.Write([]byte{0})
+	h.Write([]byte(digest))
+	var sum [sha256.Size]byte
+	rec.ID = base64.RawURLEncoding.EncodeToString(h.Sum(sum[:0])[:16])
 
+	if c.router == nil {
+		// Not the last stage: hand the metadata on.
+		ev.SetMeta(digestKey, digest)
+		rec.Meta, _ = event.AppendValue(rec.Meta[:0], ev.Meta())
+	} else {
+		rec.Meta = nil
+	}
 	if c.router != nil {
 		c.router.route(ev, rec)
 		if rec.Quarantine != "" {
@@ -327,6 +347,10 @@ func firstLines(s string, n int) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// digestKey holds, in metadata between stages, the digest of the record
+// as it first arrived.
+const digestKey = "_mdrsflow_digest"
 
 var (
 	pathErrorMessage = event.MustPath("error.message")

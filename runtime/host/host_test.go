@@ -2,9 +2,12 @@ package host_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -20,12 +23,19 @@ import (
 	"github.com/mdrsflow/mdrsflow/runtime/stage"
 	"github.com/mdrsflow/mdrsflow/runtime/wire"
 	"github.com/mdrsflow/mdrsflow/sdk"
+	"github.com/mdrsflow/mdrsflow/sdk/serve"
 )
 
 // The test binary doubles as the plugin process: the host re-runs it
 // with go-plugin's cookie set, and TestMain serves plugins instead of
 // running tests.
 func TestMain(m *testing.M) {
+	if os.Getenv(wire.Handshake.MagicCookieKey) == wire.Handshake.MagicCookieValue &&
+		len(os.Args) > 1 && os.Args[1] == "-external-asset" {
+		// An integrator's plugin, built with the public SDK.
+		serve.Filter("asset", func() sdk.Filter { return &assetFilter{} })
+		os.Exit(0)
+	}
 	if os.Getenv(wire.Handshake.MagicCookieKey) == wire.Handshake.MagicCookieValue {
 		logger := wire.PluginLogger(slog.LevelInfo)
 		wire.Serve(&wire.Opener{
@@ -162,6 +172,28 @@ func (s *sinkOutput) Write(_ context.Context, recs []sdk.Record) []sdk.Result {
 	return res
 }
 
+// assetFilter is an external enrichment: it tags events with a site.
+type assetFilter struct {
+	Site string `yaml:"site"`
+}
+
+func (a *assetFilter) Validate() error {
+	if a.Site == "" {
+		return fmt.Errorf("site is required")
+	}
+	return nil
+}
+
+func (a *assetFilter) Start(_ context.Context, env sdk.Env) error {
+	env.Logger.Info("asset inventory loaded", "site", a.Site)
+	return nil
+}
+
+func (a *assetFilter) Apply(ev *sdk.Event) error {
+	ev.Fields()["site"] = a.Site
+	return nil
+}
+
 // ---------------------------------------------------------------------
 
 type sunk struct {
@@ -221,7 +253,7 @@ outputs:
   - testsink: {path: %q}
 `, sink))
 			r, err := host.New(f, host.Options{InProcess: mode.inProcess, Command: selfCommand(t),
-				DataDir: filepath.Join(dir, "data")})
+				DataDir: filepath.Join(dir, "data"), Logger: quietLogger()})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -277,7 +309,7 @@ filters:
 outputs:
   - testsink: {path: %q}
 `, sink))
-	r, err := host.New(f, host.Options{Command: selfCommand(t), DataDir: filepath.Join(dir, "data")})
+	r, err := host.New(f, host.Options{Command: selfCommand(t), DataDir: filepath.Join(dir, "data"), Logger: quietLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -325,7 +357,7 @@ filters:
 outputs:
   - testsink: {path: %q}
 `, n, sink))
-	r, err := host.New(f, host.Options{Command: selfCommand(t), DataDir: filepath.Join(dir, "data")})
+	r, err := host.New(f, host.Options{Command: selfCommand(t), DataDir: filepath.Join(dir, "data"), Logger: quietLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -367,4 +399,88 @@ outputs:
 	if r.Stats().Totals().PluginRestarts < 2 {
 		t.Errorf("expected at least 2 restarts, stats %+v", r.Stats().Totals())
 	}
+}
+
+// An external plugin, named by path and pinned by digest, runs as its own
+// process between the built-in chains; its log lines reach the host's log
+// under its name; a binary whose digest differs is refused.
+func TestExternalPlugin(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := fmt.Sprintf("%x", sha256.Sum256(b))
+	for _, c := range []struct {
+		name, sum string
+		wantErr   string
+	}{
+		{"pinned", sum, ""},
+		{"unpinned", "", ""},
+		{"wrong digest", strings.Repeat("ab", 32), "refusing to start it"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			sink := filepath.Join(dir, "sink.ndjson")
+			f := writeFlow(t, dir, fmt.Sprintf(`
+inputs:
+  - testgen: {count: 30, batch: 7}
+filters:
+  - testmark: {}
+  - external:
+      path: %q
+      args: ["-external-asset"]
+      sha256: %q
+      settings: {site: hq}
+    id: asset
+outputs:
+  - testsink: {path: %q}
+`, exe, c.sum, sink))
+			var logs bytes.Buffer
+			logger := slog.New(slog.NewJSONHandler(&syncWriter{w: &logs}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+			r, err := host.New(f, host.Options{Command: selfCommand(t), DataDir: filepath.Join(dir, "data"), Logger: logger})
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = r.Run(context.Background())
+			if c.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+					t.Fatalf("got %v, want an error with %q", err, c.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := readSink(t, sink)
+			if len(got) != 30 {
+				t.Fatalf("%d records delivered, want 30", len(got))
+			}
+			for _, s := range got {
+				if s.Data["site"] != "hq" || s.Target != "logs-test-acme" {
+					t.Fatalf("record not enriched or misrouted: %+v", s)
+				}
+			}
+			if !strings.Contains(logs.String(), `"msg":"asset inventory loaded"`) ||
+				!strings.Contains(logs.String(), `"plugin":"asset"`) {
+				t.Errorf("the plugin's log line did not reach the host log under its name:\n%s", logs.String())
+			}
+		})
+	}
+}
+
+func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }

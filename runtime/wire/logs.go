@@ -115,7 +115,8 @@ func PluginLogger(level slog.Level) *slog.Logger {
 			case slog.MessageKey:
 				a.Key = "@message"
 			case slog.TimeKey:
-				a.Key = "@timestamp"
+				// The one layout go-plugin's parser accepts.
+				return slog.String("@timestamp", a.Value.Time().Format("2006-01-02T15:04:05.000000Z07:00"))
 			}
 			return a
 		},

@@ -117,7 +117,7 @@ func ToPB(b sdk.Batch, dropped int) *pb.Batch {
 		r := &b.Records[i]
 		p := &recs[i]
 		p.Data, p.Path, p.Source, p.Id = r.Data, r.Path, r.Source, r.ID
-		p.Tenant, p.Error, p.Quarantine = r.Tenant, r.Error, r.Quarantine
+		p.Tenant, p.Error, p.Quarantine, p.Meta = r.Tenant, r.Error, r.Quarantine, r.Meta
 		if len(r.Routes) > 0 {
 			p.Routes = make([]*pb.Route, len(r.Routes))
 			for j, rt := range r.Routes {
@@ -135,7 +135,7 @@ func FromPB(b *pb.Batch) (sdk.Batch, int) {
 	for i, p := range b.Records {
 		r := &out.Records[i]
 		r.Data, r.Path, r.Source, r.ID = p.Data, p.Path, p.Source, p.Id
-		r.Tenant, r.Error, r.Quarantine = p.Tenant, p.Error, p.Quarantine
+		r.Tenant, r.Error, r.Quarantine, r.Meta = p.Tenant, p.Error, p.Quarantine, p.Meta
 		if len(p.Routes) > 0 {
 			r.Routes = make([]sdk.Route, len(p.Routes))
 			for j, rt := range p.Routes {

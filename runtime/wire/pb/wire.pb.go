@@ -137,6 +137,7 @@ type Record struct {
 	Error         string                 `protobuf:"bytes,6,opt,name=error,proto3" json:"error,omitempty"`           // why the record failed, if it did
 	Quarantine    string                 `protobuf:"bytes,7,opt,name=quarantine,proto3" json:"quarantine,omitempty"` // why its tenant cannot be trusted, if so
 	Routes        []*Route               `protobuf:"bytes,8,rep,name=routes,proto3" json:"routes,omitempty"`
+	Meta          []byte                 `protobuf:"bytes,9,opt,name=meta,proto3" json:"meta,omitempty"` // the event's @metadata as a JSON object, between stages
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -223,6 +224,13 @@ func (x *Record) GetQuarantine() string {
 func (x *Record) GetRoutes() []*Route {
 	if x != nil {
 		return x.Routes
+	}
+	return nil
+}
+
+func (x *Record) GetMeta() []byte {
+	if x != nil {
+		return x.Meta
 	}
 	return nil
 }
@@ -599,7 +607,7 @@ const file_wire_proto_rawDesc = "" +
 	"wire.proto\x12\x10mdrsflow.wire.v1\"7\n" +
 	"\x05Route\x12\x16\n" +
 	"\x06output\x18\x01 \x01(\rR\x06output\x12\x16\n" +
-	"\x06target\x18\x02 \x01(\tR\x06target\"\xd7\x01\n" +
+	"\x06target\x18\x02 \x01(\tR\x06target\"\xeb\x01\n" +
 	"\x06Record\x12\x12\n" +
 	"\x04data\x18\x01 \x01(\fR\x04data\x12\x12\n" +
 	"\x04path\x18\x02 \x01(\tR\x04path\x12\x16\n" +
@@ -610,7 +618,8 @@ const file_wire_proto_rawDesc = "" +
 	"\n" +
 	"quarantine\x18\a \x01(\tR\n" +
 	"quarantine\x12/\n" +
-	"\x06routes\x18\b \x03(\v2\x17.mdrsflow.wire.v1.RouteR\x06routes\"e\n" +
+	"\x06routes\x18\b \x03(\v2\x17.mdrsflow.wire.v1.RouteR\x06routes\x12\x12\n" +
+	"\x04meta\x18\t \x01(\fR\x04meta\"e\n" +
 	"\x05Batch\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x122\n" +
 	"\arecords\x18\x02 \x03(\v2\x18.mdrsflow.wire.v1.RecordR\arecords\x12\x18\n" +
