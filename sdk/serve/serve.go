@@ -77,4 +77,3 @@ func Output(name string, newOutput func() sdk.Output) {
 		},
 	})
 }
-
