@@ -10,7 +10,9 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // The test binary doubles as the mdrsflow binary: with MDRSFLOW_TEST_MAIN
@@ -169,4 +171,80 @@ func TestCheckNamesFileAndLine(t *testing.T) {
 	if err != nil || !strings.Contains(stdout, "ok") {
 		t.Errorf("quickstart does not check: %v\n%s%s", err, stdout, stderr)
 	}
+}
+
+// SIGTERM on a following flow drains what is in flight, saves positions,
+// prints the counts and exits cleanly.
+func TestSIGTERMDrainsAndExits(t *testing.T) {
+	root := repoRoot(t)
+	tmp := t.TempDir()
+	logs := filepath.Join(tmp, "logs")
+	if err := os.MkdirAll(logs, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	src, err := os.ReadFile(filepath.Join(root, "testdata/zeek/json/dns.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(logs, "dns.log"), src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	want := dataLines(t, filepath.Join(logs, "dns.log"))
+
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(tmp, "out")
+	cmd := exec.Command(exe, "run", "--data-dir", filepath.Join(tmp, "data"), "flows/quickstart.yaml")
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "MDRSFLOW_TEST_MAIN=1", "MDRSFLOW_HTTP=127.0.0.1:0", "MDRSFLOW_ES_URL=",
+		"MDRSFLOW_MODE=follow", "MDRSFLOW_INPUT="+filepath.Join(logs, "*.log"), "MDRSFLOW_OUT="+out)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Wait until everything is written, then stop it.
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		if countLines(filepath.Join(out, "logs-corelight.dns-default.ndjson")) >= want {
+			break
+		}
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			t.Fatalf("flow did not deliver %d events in time\nstderr:\n%s", want, e.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v\nstderr:\n%s", err, e.String())
+		}
+	case <-time.After(time.Minute):
+		_ = cmd.Process.Kill()
+		t.Fatalf("no exit within a minute of SIGTERM\nstderr:\n%s", e.String())
+	}
+	m := totalsRE.FindStringSubmatch(o.String())
+	if m == nil || m[1] != strconv.Itoa(want) || m[2] != strconv.Itoa(want) {
+		t.Fatalf("totals after SIGTERM: %q, want %d in and out\n%s", m, want, o.String())
+	}
+	if !strings.Contains(e.String(), "stopping: draining") {
+		t.Errorf("no drain logged:\n%s", e.String())
+	}
+}
+
+func countLines(path string) int {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	return bytes.Count(b, []byte{'\n'})
 }
