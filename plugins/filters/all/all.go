@@ -12,6 +12,7 @@ import (
 	_ "github.com/mdrsflow/mdrsflow/plugins/filters/dn"           // dn
 	_ "github.com/mdrsflow/mdrsflow/plugins/filters/domain"       // domain
 	_ "github.com/mdrsflow/mdrsflow/plugins/filters/drop"         // drop
+	_ "github.com/mdrsflow/mdrsflow/plugins/filters/fail"         // fail
 	_ "github.com/mdrsflow/mdrsflow/plugins/filters/lookup"       // lookup
 	_ "github.com/mdrsflow/mdrsflow/plugins/filters/lowercase"    // lowercase
 	_ "github.com/mdrsflow/mdrsflow/plugins/filters/nest"         // nest
