@@ -43,6 +43,9 @@ type StepSpec struct {
 	If       string `json:"if,omitempty"`
 	OnError  string `json:"on_error,omitempty"`
 	Settings string `json:"settings,omitempty"` // YAML
+	// Skip > 0 (with Name "") makes a guard: when If is false, the next
+	// Skip steps are passed over. A `use:` with `if:` becomes one.
+	Skip int `json:"skip,omitempty"`
 }
 
 // RouterSpec says where events go.
@@ -93,7 +96,18 @@ func Build(ctx context.Context, spec Spec, env sdk.Env) (c *Chain, err error) {
 			c = nil
 		}
 	}()
-	for _, s := range spec.Steps {
+	for i, s := range spec.Steps {
+		if s.Name == "" {
+			if s.Skip < 0 || i+s.Skip >= len(spec.Steps)+1 || s.If == "" {
+				return c, fmt.Errorf("%s: %s: a guard needs a condition and steps to guard", s.Where, s.ID)
+			}
+			st := step{spec: s}
+			if st.cond, err = expr.CompileBool(s.If); err != nil {
+				return c, fmt.Errorf("%s: %s: if: %w", s.Where, s.ID, err)
+			}
+			c.steps = append(c.steps, st)
+			continue
+		}
 		reg, ok := sdk.Lookup(sdk.KindFilter, s.Name)
 		if !ok {
 			return c, fmt.Errorf("%s: no filter plugin %q in this binary", s.Where, s.Name)
@@ -296,7 +310,7 @@ func (c *Chain) apply(ev *event.Event) (keep bool, failure string) {
 }
 
 func (c *Chain) applyRaw(ev *event.Event, raw []byte) (keep bool, failure string) {
-	for i := range c.steps {
+	for i := 0; i < len(c.steps); i++ {
 		s := &c.steps[i]
 		if s.cond != nil {
 			ok, err := s.cond.EvalBool(ev)
@@ -304,8 +318,12 @@ func (c *Chain) applyRaw(ev *event.Event, raw []byte) (keep bool, failure string
 				return true, fmt.Sprintf("%s (%s): if: %v", s.spec.ID, s.spec.Where, err)
 			}
 			if !ok {
+				i += s.spec.Skip
 				continue
 			}
+		}
+		if s.filter == nil {
+			continue // a guard whose condition held
 		}
 		err := safeApply(s.filter, ev, raw)
 		if err == nil {

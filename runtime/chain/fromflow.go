@@ -11,6 +11,10 @@ import (
 func StepsFromFlow(steps []flow.Step) ([]StepSpec, error) {
 	out := make([]StepSpec, 0, len(steps))
 	for _, s := range steps {
+		if s.Guard {
+			out = append(out, StepSpec{Name: "", ID: s.ID, Where: s.Pos.String(), If: s.If, Skip: s.Skip})
+			continue
+		}
 		if s.External != nil {
 			return nil, fmt.Errorf("%s: %s is an external plugin and cannot be fused into a chain", s.Pos, s.ID)
 		}

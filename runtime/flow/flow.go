@@ -9,6 +9,8 @@
 //	filters:
 //	  - tenant: {static: "${MDRSFLOW_TENANT}"}
 //	  - use: corelight.yaml       # the filter chain of another flow file
+//	  - use: dns.yaml             # … run only for events the condition holds
+//	    if: 'meta("mapping") == "dns"' # for, evaluated once for the file
 //	  - rename: {fields: {proto: network.transport}}
 //	    if: 'proto != nil'        # expr-lang condition, compiled at load
 //	    on_error: tag             # fail (default), tag or ignore
@@ -120,6 +122,11 @@ type Step struct {
 	Plugin
 	If      string
 	OnError string
+	// Guard marks the entry a `use:` with `if:` leaves: no plugin, just
+	// the condition; when it is false the next Skip steps (the used
+	// file's) are passed over for that event.
+	Guard bool
+	Skip  int
 }
 
 // Output is an output entry.
@@ -313,14 +320,25 @@ func (l *loader) filters(path string, list *yaml.Node, f *Flow, used *Routing) e
 		return l.errAt(path, list, "filters is a list of entries, each `- <plugin>: {settings}` or `- use: <file>`")
 	}
 	for _, entry := range list.Content {
-		if entry.Kind == yaml.MappingNode && len(entry.Content) == 2 && entry.Content[0].Value == "use" {
-			target := entry.Content[1].Value
+		if use, cond, ok, err := l.useEntry(path, entry); err != nil {
+			return err
+		} else if ok {
+			target := use.Value
 			if !filepath.IsAbs(target) {
 				target = filepath.Join(filepath.Dir(path), target)
 			}
 			sub, err := l.load(target)
 			if err != nil {
-				return fmt.Errorf("%s:%d: use %q: %w", path, entry.Line, entry.Content[1].Value, err)
+				return fmt.Errorf("%s:%d: use %q: %w", path, entry.Line, use.Value, err)
+			}
+			if cond != nil {
+				// One condition for the whole file, evaluated once per
+				// event instead of once per step.
+				f.Filters = append(f.Filters, Step{
+					Plugin: Plugin{Kind: sdk.KindFilter, Name: "use", ID: "use " + use.Value,
+						Pos: Pos{path, entry.Line}},
+					If: cond.Value, Guard: true, Skip: len(sub.Filters),
+				})
 			}
 			f.Filters = append(f.Filters, sub.Filters...)
 			*used = mergeRouting(*used, sub.Routing)
@@ -361,6 +379,36 @@ func (l *loader) filters(path string, list *yaml.Node, f *Flow, used *Routing) e
 		}
 	}
 	return nil
+}
+
+// useEntry recognises `- use: file` with an optional `if:`.
+func (l *loader) useEntry(path string, entry *yaml.Node) (use, cond *yaml.Node, ok bool, err error) {
+	if entry.Kind != yaml.MappingNode {
+		return nil, nil, false, nil
+	}
+	for i := 0; i+1 < len(entry.Content); i += 2 {
+		if entry.Content[i].Value == "use" {
+			use = entry.Content[i+1]
+		}
+	}
+	if use == nil {
+		return nil, nil, false, nil
+	}
+	for i := 0; i+1 < len(entry.Content); i += 2 {
+		k, v := entry.Content[i], entry.Content[i+1]
+		switch k.Value {
+		case "use":
+		case "if":
+			if _, err := expr.CompileBool(v.Value); err != nil {
+				return nil, nil, false, l.errAt(path, v, fmt.Sprintf("use %s: if: %v", use.Value, err))
+			}
+			cond = v
+		default:
+			return nil, nil, false, l.errAt(path, k, fmt.Sprintf(
+				"unknown key %q on a use entry (expected use and, optionally, if)", k.Value))
+		}
+	}
+	return use, cond, true, nil
 }
 
 // plugins walks a list of plugin entries, validating each against the
