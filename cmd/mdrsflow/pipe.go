@@ -90,7 +90,13 @@ func pipe(cmd *cobra.Command, flowPath string, files []string, hint string, meta
 	}
 
 	read := func(r io.Reader, name string) error {
-		zr := zeeklog.NewReader(r, name, zeeklog.WithPath(hint))
+		// --path is the last resort: after _path (read by the flow), the
+		// TSV #path header and the file name.
+		var opts []zeeklog.Option
+		if zeeklog.LogType(name) == "" {
+			opts = append(opts, zeeklog.WithPath(hint))
+		}
+		zr := zeeklog.NewReader(r, name, opts...)
 		var recs []sdk.Record
 		for {
 			rec, err := zr.Next()
