@@ -287,6 +287,12 @@ func (c *Chain) processOne(rec *sdk.Record) bool {
 		c.router.route(ev, rec)
 		if rec.Quarantine != "" {
 			c.stats.quarantined.Add(1)
+			if rec.Error == "" {
+				// Quarantined by a step (the tenant filter) or the router:
+				// the document explains itself, as a failed one does.
+				c.markFailed(ev, rec.Quarantine)
+				addTag(ev, "_mdrsflow_quarantine")
+			}
 		} else if rec.Error != "" {
 			c.stats.failed.Add(1)
 		}

@@ -2,6 +2,7 @@ package chain
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -87,6 +88,15 @@ func newRouter(spec RouterSpec) (*router, error) {
 
 func (r *router) route(ev *event.Event, rec *sdk.Record) {
 	rec.Routes = rec.Routes[:0]
+	if rec.Tenant != "" {
+		// The tenant filter checks what it writes; this catches a tenant
+		// set any other way (a step or plugin writing @metadata.tenant)
+		// before it becomes part of an index name.
+		if err := checkTenant(rec.Tenant); err != nil {
+			rec.Quarantine = fmt.Sprintf("invalid tenant %s in @metadata.tenant: %v", quoteCut(rec.Tenant), err)
+			rec.Tenant = ""
+		}
+	}
 	if rec.Quarantine == "" && rec.Error == "" {
 		for i, o := range r.outs {
 			if o.when != nil {
@@ -267,4 +277,33 @@ func checkTargetPiece(s string) error {
 		return fmt.Errorf("must not start with %q", s[0])
 	}
 	return nil
+}
+
+// checkTenant accepts a tenant id as the tenant filter writes it: 1 to
+// 100 bytes of lowercase letters, digits and '_', not starting with '_'.
+// No '-' and no '.', so {tenant} is always the last part of a target and
+// cannot name another tenant's.
+func checkTenant(s string) error {
+	if s == "" || len(s) > 100 {
+		return fmt.Errorf("a tenant id is 1 to 100 bytes")
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' {
+			continue
+		}
+		return fmt.Errorf("%q is not allowed in a tenant id (only a-z, 0-9 and '_')", c)
+	}
+	if s[0] == '_' {
+		return fmt.Errorf("a tenant id must not start with '_'")
+	}
+	return nil
+}
+
+// quoteCut quotes s for a message, cut to about 100 bytes.
+func quoteCut(s string) string {
+	if len(s) <= 100 {
+		return strconv.Quote(s)
+	}
+	return strconv.Quote(s[:100]) + fmt.Sprintf("… (%d bytes)", len(s))
 }

@@ -2,7 +2,10 @@
 // belongs to. Every other step of a flow may be wrong and the damage stays
 // within one tenant's data; this one decides whose data it is, so it
 // trusts nothing on the incoming record but the sensor name, and when in
-// doubt it quarantines rather than guesses.
+// doubt it quarantines rather than guesses: a tenant that is invalid, not
+// allowed, or contradicted by a tenant-like field of the record
+// (organization.id, data_stream.namespace, labels.tenant) sends the event
+// to quarantine, never to the tenant it claims.
 package tenant
 
 import (
@@ -34,12 +37,14 @@ type Tenant struct {
 	SensorField string     `yaml:"sensor_field"`
 	Separator   string     `yaml:"separator"`
 	Static      string     `yaml:"static"`
-	Allow       field.List `yaml:"allow"`
+	Allow       IDList     `yaml:"allow"`
+	ClaimFields field.List `yaml:"claim_fields"`
 
 	sensor    sdk.Path
 	static    string
 	allow     map[string]bool
 	allowText string // for quarantine reasons
+	claims    []claim
 }
 
 // MaxLen is the longest tenant id, in bytes.
@@ -50,6 +55,7 @@ const MaxLen = 100
 var (
 	pathOrgID     = field.MustParse("organization.id")
 	pathNamespace = field.MustParse("data_stream.namespace")
+	written       = [][]string{dotted(pathOrgID), dotted(pathNamespace)}
 )
 
 // rule is the tenant id rule, for messages.
@@ -57,10 +63,14 @@ const rule = "a tenant id is lowercase letters, digits and _, starts with a lett
 	"and is at most 100 bytes (it becomes part of a data stream name, where - separates the parts)"
 
 // New returns the filter with its defaults set.
-func New() *Tenant { return &Tenant{SensorField: "_system_name", Separator: "-"} }
+func New() *Tenant {
+	return &Tenant{SensorField: "_system_name", Separator: "-",
+		ClaimFields: append(field.List(nil), defaultClaimFields...)}
+}
 
 // Validate checks the settings: the static tenant and every allowed id
-// must be valid ids, and the static tenant must be allowed.
+// must be valid ids (capitals are lower-cased), the static tenant must be
+// allowed, and claim_fields must be fields of the record.
 func (t *Tenant) Validate() error {
 	var err error
 	if t.sensor, err = field.Parse("sensor_field", t.SensorField); err != nil {
@@ -74,16 +84,24 @@ func (t *Tenant) Validate() error {
 	if len(t.Allow) > 0 {
 		t.allow = make(map[string]bool, len(t.Allow))
 		for i, a := range t.Allow {
-			id := strings.ToLower(a)
+			id := lowerASCII(a)
 			if !Valid(id) {
-				return fmt.Errorf("allow[%d]: %q is not a valid tenant id: %s", i, a, rule)
+				hint := ""
+				if strings.ContainsAny(a, " \t;") {
+					hint = "; separate ids with commas"
+				}
+				return fmt.Errorf("allow[%d]: %q is not a valid tenant id: %s%s", i, a, rule, hint)
 			}
 			t.allow[id] = true
 		}
 		t.allowText = listText(t.allow)
 	}
 
-	t.static = strings.ToLower(t.Static)
+	if t.claims, err = parseClaims(t.ClaimFields); err != nil {
+		return err
+	}
+
+	t.static = lowerASCII(t.Static)
 	if t.static != "" {
 		if !Valid(t.static) {
 			return fmt.Errorf("static: %q is not a valid tenant id: %s", t.Static, rule)
@@ -116,12 +134,17 @@ func Valid(id string) bool {
 func (t *Tenant) Apply(ev *sdk.Event) error {
 	id, from, reason := t.determine(ev)
 	if reason == "" {
-		id = strings.ToLower(id)
+		id = lowerASCII(id)
 		switch {
 		case !Valid(id):
 			reason = fmt.Sprintf("invalid tenant %s from %s: %s", field.Quote(id), from, rule)
 		case t.allow != nil && !t.allow[id]:
 			reason = fmt.Sprintf("tenant %s from %s is not in allow (%s)", field.Quote(id), from, t.allowText)
+		default:
+			if name, v, bad := t.conflict(ev, id); bad {
+				reason = fmt.Sprintf("tenant conflict: the record's %s is %s, but its tenant from %s is %s",
+					name, field.Quote(v), from, field.Quote(id))
+			}
 		}
 	}
 	if reason != "" {
@@ -130,11 +153,11 @@ func (t *Tenant) Apply(ev *sdk.Event) error {
 		return nil
 	}
 
-	// The incoming record may carry its own tenant fields, nested or as
-	// keys with dots; none of them is trusted.
-	f := ev.Fields()
-	delete(f, "organization.id")
-	delete(f, "data_stream.namespace")
+	// The record's own tenant fields, nested, as keys with dots or inside
+	// arrays, are replaced by the ones this filter writes.
+	for _, segs := range written {
+		removeAll(ev, segs)
+	}
 	force(ev, pathOrgID, id)
 	force(ev, pathNamespace, id)
 	ev.SetMeta("tenant", id)
