@@ -5,6 +5,7 @@
 //	mdrsflow check FLOW...        validate flow files without running anything
 //	mdrsflow test TESTFILE...     run a flow's sample cases
 //	mdrsflow pipe FLOW [FILE...]  run a flow's filters over files or stdin
+//	mdrsflow dlq list|replay      inspect and replay dead letters
 //	mdrsflow plugins              list the built-in plugins
 //	mdrsflow version
 package main
@@ -82,7 +83,8 @@ func rootCmd() *cobra.Command {
 		"least severe log level written: debug, info, warn or error (env MDRSFLOW_LOG_LEVEL)")
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", envOr("MDRSFLOW_LOG_FORMAT", "text"),
 		"log line format on stderr: text or json (env MDRSFLOW_LOG_FORMAT)")
-	root.AddCommand(runCmd(), checkCmd(), testCmd(), pipeCmd(), pluginsCmd(), pluginCmd(), versionCmd())
+	root.AddCommand(runCmd(), checkCmd(), testCmd(), pipeCmd(), dlqCmd(), pluginsCmd(), pluginCmd(),
+		versionCmd())
 	return root
 }
 

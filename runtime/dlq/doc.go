@@ -17,7 +17,9 @@
 // The queue is bounded by size ([Options.MaxBytes], 1 GiB by default).
 // When a write would pass the bound, whole files are deleted, oldest
 // first, each with an Error log line and a counter: this is the one place
-// where mdrsflow discards events, and only by that explicit bound.
+// where mdrsflow discards events, and only by that explicit bound. (The
+// letters of one write are kept whole: a single write larger than the
+// bound leaves the queue above it until the next write.)
 //
 // A running flow holds an advisory lock (flock) on the file it appends
 // to; Replay and the bound skip a locked file, so `mdrsflow dlq replay`

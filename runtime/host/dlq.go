@@ -2,83 +2,80 @@ package host
 
 import (
 	"bufio"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
-	"sync"
+	"strings"
 	"time"
 
-	"github.com/mdrsflow/mdrsflow/runtime/event"
+	"github.com/mdrsflow/mdrsflow/runtime/dlq"
 	"github.com/mdrsflow/mdrsflow/runtime/flow"
+	"github.com/mdrsflow/mdrsflow/runtime/stage"
+	"github.com/mdrsflow/mdrsflow/runtime/wire"
 	"github.com/mdrsflow/mdrsflow/sdk"
 )
 
-// deadLetters appends records an output refused for good to NDJSON files
-// under the data directory, one line each: the event, the reason, the
-// output, the target and the time. The file is opened on first use.
+// deadLetters is the flow's dead-letter queue as the runner uses it; see
+// package dlq for the files and their bound.
 type deadLetters struct {
-	dir string
-	mu  sync.Mutex
-	f   *os.File
-	w   *bufio.Writer
+	w   *dlq.Writer
+	now func() time.Time
 }
 
-func newDeadLetters(dir string) *deadLetters { return &deadLetters{dir: dir} }
+// rejection is one record an output refused for good, with the reason.
+type rejection struct {
+	rec    sdk.Record
+	reason string
+}
 
-func (d *deadLetters) write(rec sdk.Record, output, reason string) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.f == nil {
-		if err := os.MkdirAll(d.dir, 0o750); err != nil {
-			return fmt.Errorf("dead-letter queue: %w", err)
-		}
-		name := filepath.Join(d.dir, "dlq-"+time.Now().UTC().Format("20060102T150405Z")+".ndjson")
-		f, err := os.OpenFile(name, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+// EnvDLQMaxSize names the environment variable that bounds each flow's
+// dead-letter queue, for example "1GiB" (the default) or "200MB".
+const EnvDLQMaxSize = "MDRSFLOW_DLQ_MAX_SIZE"
+
+func newDeadLetters(dir string, logger *slog.Logger) (*deadLetters, error) {
+	opts := dlq.Options{Logger: logger}
+	if v := os.Getenv(EnvDLQMaxSize); v != "" {
+		n, err := dlq.ParseSize(v)
 		if err != nil {
-			return fmt.Errorf("dead-letter queue: %w", err)
+			return nil, fmt.Errorf("%s: %w", EnvDLQMaxSize, err)
 		}
-		d.f, d.w = f, bufio.NewWriter(f)
+		opts.MaxBytes = n
 	}
-	line := map[string]any{
-		"time":   time.Now().UTC().Format(time.RFC3339Nano),
-		"output": output,
-		"target": rec.Routes[0].Target,
-		"id":     rec.ID,
-		"source": rec.Source,
-		"reason": reason,
-	}
-	if v, err := event.DecodeValue(rec.Data); err == nil {
-		line["event"] = v
-	} else {
-		line["event_raw"] = string(rec.Data)
-	}
-	b, err := event.AppendValue(nil, line)
+	w, err := dlq.Open(dir, opts)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	b = append(b, '\n')
-	if _, err := d.w.Write(b); err != nil {
-		return fmt.Errorf("dead-letter queue: %w", err)
-	}
-	// Flushed and synced at once: the input is acknowledged right after,
-	// so the record must be on disk before that.
-	if err := d.w.Flush(); err != nil {
-		return fmt.Errorf("dead-letter queue: %w", err)
-	}
-	return d.f.Sync()
+	return &deadLetters{w: w, now: time.Now}, nil
 }
 
-func (d *deadLetters) close() error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.f == nil {
-		return nil
+// write puts the records output refused on disk, synced, before the
+// caller acknowledges their batch.
+func (d *deadLetters) write(output string, recs []rejection) error {
+	letters := make([]dlq.Letter, len(recs))
+	now := d.now()
+	for i, r := range recs {
+		letters[i] = dlq.FromRecord(r.rec, output, r.reason, now)
 	}
-	return errors.Join(d.w.Flush(), d.f.Close())
+	return d.w.Write(letters)
 }
+
+func (d *deadLetters) close() error { return d.w.Close() }
+
+// DeadLetterDir is the folder of a flow's dead-letter queue under the
+// data directory, where `mdrsflow run` writes it and `mdrsflow dlq` reads it.
+func DeadLetterDir(dataDir, flowName string) string {
+	return filepath.Join(dataDir, safeName(flowName), "dlq")
+}
+
+// DeadLetters returns the counters of the flow's dead-letter queue: letters
+// written, and letters discarded by its size bound.
+func (r *Runner) DeadLetters() dlq.Stats { return r.dlq.w.Stats() }
 
 // pinnedSum checks an external plugin against its pinned SHA-256, if the
 // flow pins one, and returns the digest for go-plugin to check again as
@@ -106,3 +103,76 @@ func pinnedSum(ext *flow.External) ([]byte, error) {
 	}
 	return want, nil
 }
+
+// ReplayOutput is one of a flow's outputs opened in this process to send
+// dead letters again, as `mdrsflow dlq replay` does.
+type ReplayOutput struct {
+	// Index is the output's place in the flow, as in sdk.Route.Output.
+	Index int
+	stage.Output
+	proc *wire.Process
+}
+
+// Close closes the output and ends its process, if it has one.
+func (o *ReplayOutput) Close() error {
+	err := o.Output.Close()
+	if o.proc != nil {
+		o.proc.Kill()
+	}
+	return err
+}
+
+// OpenReplayOutput starts the flow's output id with the flow's settings
+// and the data folder `mdrsflow run` gives it: a built-in output in this
+// process, an external one in its plugin process. f must have been
+// loaded with the same environment as the running flow, since its
+// settings (hosts, credentials) come from there.
+func OpenReplayOutput(ctx context.Context, f *flow.Flow, id, dataDir string,
+	logger *slog.Logger) (*ReplayOutput, error) {
+	for i, o := range f.Outputs {
+		if o.ID != id {
+			continue
+		}
+		settings, err := o.SettingsText()
+		if err != nil {
+			return nil, err
+		}
+		cfg := stage.Config{Kind: sdk.KindOutput, Name: o.Name, ID: o.ID, Flow: f.Name,
+			Settings: []byte(settings),
+			DataDir:  filepath.Join(dataDir, safeName(f.Name), safeName(o.ID))}
+		logger = logger.With("flow", f.Name, "plugin", o.ID, "kind", "output")
+		if o.External == nil {
+			out, err := stage.OpenOutput(ctx, cfg, logger)
+			if err != nil {
+				return nil, err
+			}
+			return &ReplayOutput{Index: i, Output: out}, nil
+		}
+		sum, err := pinnedSum(o.External)
+		if err != nil {
+			return nil, err
+		}
+		proc, err := wire.Launch(exec.Command(o.External.Path, o.External.Args...),
+			sdk.KindOutput, logger, sum)
+		if err != nil {
+			return nil, err
+		}
+		out, err := proc.OpenOutput(ctx, cfg)
+		if err != nil {
+			proc.Kill()
+			return nil, err
+		}
+		return &ReplayOutput{Index: i, Output: out, proc: proc}, nil
+	}
+	var ids []string
+	for _, o := range f.Outputs {
+		ids = append(ids, o.ID)
+	}
+	return nil, fmt.Errorf("%w: flow %s (%s) has no output %q now (its outputs: %s); "+
+		"it was disabled, renamed or removed since the events were dead-lettered — "+
+		"load the flow with the same environment as when it ran, or restore the output's id",
+		ErrNoSuchOutput, f.Name, f.File, id, strings.Join(ids, ", "))
+}
+
+// ErrNoSuchOutput says a dead letter names an output its flow does not have.
+var ErrNoSuchOutput = errors.New("no such output")

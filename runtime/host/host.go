@@ -106,14 +106,38 @@ type Runner struct {
 func (r *Runner) Name() string { return r.flow.Name }
 
 // Ready reports whether the flow has started every part and its outputs
-// are delivering: not ready while starting, or while an output asks to
-// retry records and has not delivered a whole share since.
+// are delivering: not ready while starting, while an output asks to retry
+// records and has not delivered a whole share since, or while an output
+// that reports its health (Elasticsearch: which cluster, the last bulk
+// error) says its destination is unreachable or failing. It is safe to
+// call from any goroutine.
+//
+// Health is read from outputs that run in this process. An output in a
+// plugin subprocess is judged by its results alone: the wire protocol
+// has no health call, and the retry reasons it returns name the cluster
+// and the error already, so the answer differs only while no events flow.
 func (r *Runner) Ready() (bool, string) {
 	if !r.started.Load() {
 		return false, "starting"
 	}
+	var why []string
 	if reason, _ := r.lastErr.Load().(string); reason != "" {
-		return false, "output retrying: " + reason
+		why = append(why, "output retrying: "+reason)
+	}
+	for i, p := range r.outputs {
+		h, ok := p.currentOutput().(interface{ Health() (bool, string) })
+		if !ok {
+			continue
+		}
+		if reachable, last := h.Health(); !reachable || last != "" {
+			if last == "" {
+				last = "destination unreachable"
+			}
+			why = append(why, fmt.Sprintf("output %s: %s", r.outIDs[i], last))
+		}
+	}
+	if len(why) > 0 {
+		return false, strings.Join(why, "; ")
 	}
 	return true, ""
 }
@@ -146,7 +170,9 @@ func New(f *flow.Flow, opts Options) (*Runner, error) {
 	if r.router, err = chain.NewRouter(*chain.RouterFromFlow(f)); err != nil {
 		return nil, fmt.Errorf("%s: %w", f.File, err)
 	}
-	r.dlq = newDeadLetters(filepath.Join(opts.DataDir, safeName(f.Name), "dlq"))
+	if r.dlq, err = newDeadLetters(DeadLetterDir(opts.DataDir, f.Name), r.log); err != nil {
+		return nil, fmt.Errorf("%s: %w", f.File, err)
+	}
 
 	for _, in := range f.Inputs {
 		p, err := r.newPart(in, nil)
@@ -418,6 +444,14 @@ func (r *Runner) readInput(ctx, drainCtx context.Context, i int, queue chan<- *i
 	for {
 		gen := r.gens[i].Load()
 		err := p.currentInput().Read(ctx, func(b sdk.Batch) error {
+			// What the engine decides (tenant, quarantine, routes, the
+			// metadata carried between stages) is never taken from an
+			// input, built in or external: only its Data, Path, Source
+			// and Error are.
+			for j := range b.Records {
+				rec := &b.Records[j]
+				rec.ID, rec.Tenant, rec.Quarantine, rec.Routes, rec.Meta = "", "", "", nil, nil
+			}
 			it := &item{input: i, gen: gen, batch: b}
 			r.stats.addIn(len(b.Records))
 			select {
@@ -579,22 +613,31 @@ func (r *Runner) deliver(ctx context.Context, o int, d delivery) error {
 				res[i] = sdk.Result{Status: sdk.Retry, Reason: err.Error()}
 			}
 		}
-		var retry []sdk.Record
-		lastReason := ""
+		var (
+			retry      []sdk.Record
+			rejected   []rejection
+			lastReason string
+		)
 		for i, rec := range recs {
 			switch res[i].Status {
 			case sdk.Delivered:
 				r.stats.addDelivered(r.outIDs[o], rec)
 			case sdk.Rejected:
-				if err := r.dlq.write(rec, r.outIDs[o], res[i].Reason); err != nil {
-					return fmt.Errorf("output %s rejected a record and the dead-letter queue "+
-						"could not take it (%v); stopping so nothing is lost", r.outIDs[o], err)
-				}
-				r.stats.addRejected(r.outIDs[o], rec)
+				rejected = append(rejected, rejection{rec, res[i].Reason})
 			default:
 				retry = append(retry, rec)
 				lastReason = res[i].Reason
 			}
+		}
+		// One write, synced once, for all of a Write's rejections: a
+		// mapping conflict often rejects a whole batch.
+		if err := r.dlq.write(r.outIDs[o], rejected); err != nil {
+			return fmt.Errorf("output %s rejected %d records and the dead-letter queue "+
+				"could not take them (%w); stopping so nothing is lost", r.outIDs[o],
+				len(rejected), err)
+		}
+		for _, x := range rejected {
+			r.stats.addRejected(r.outIDs[o], x.rec)
 		}
 		recs = retry
 		if len(recs) == 0 {
