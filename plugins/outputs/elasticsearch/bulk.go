@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 
@@ -21,20 +22,77 @@ var filterPath = []string{"errors", "items.*.status", "items.*.error"}
 // and flush_bytes bytes and returns one Result per record, in order. It is
 // called from one goroutine at a time and does not keep recs.
 //
-// Requests go out one after another. Once a request fails as a whole
-// (cluster unreachable, timeout, 429, 5xx), the records not yet sent get
-// Retry with the same reason without being sent: the cluster is unlikely
-// to take them a moment later, and waiting out a timeout per request would
-// hold the flow for minutes.
+// Records go to the cluster the tenant map gives their tenant (the shared
+// cluster without a map), one cluster after another. Within a cluster,
+// requests go out one after another. Once a request fails as a whole
+// (cluster unreachable, timeout, 429, 5xx), the records for that cluster
+// not yet sent get Retry with the same reason without being sent: the
+// cluster is unlikely to take them a moment later, and waiting out a
+// timeout per request would hold the flow for minutes.
 //
 // Limitation: the requests of one Write go one after another — a Write's
 // throughput is bound by the cluster's latency; parallel requests per Write
 // would lift it.
 func (e *Elasticsearch) Write(ctx context.Context, recs []sdk.Record) []sdk.Result {
 	res := make([]sdk.Result, len(recs))
-	if e.client == nil {
+	rt := e.current()
+	if rt == nil {
 		fill(res, allIndexes(len(recs)), sdk.Retry, "elasticsearch output is not started")
 		return res
+	}
+
+	// Group by cluster, keeping the order of the records within each.
+	var (
+		order    []*cluster
+		byC      = map[*cluster][]item{}
+		quarOf   = map[string]uint64{}
+		lastQuar string
+	)
+	for i := range recs {
+		r := &recs[i]
+		if len(r.Routes) == 0 || r.Routes[0].Target == "" {
+			res[i] = sdk.Result{Status: sdk.Rejected,
+				Reason: "no target: the record has no route to this output"}
+			continue
+		}
+		c, target, data, quar := rt.place(r, e.QuarantineTarget)
+		if quar != "" {
+			quarOf[r.Tenant]++
+			lastQuar = quar
+		}
+		if byC[c] == nil {
+			order = append(order, c)
+		}
+		byC[c] = append(byC[c], item{i: i, target: target, id: r.ID, data: data, quar: quar})
+	}
+	for _, c := range order {
+		e.writeCluster(ctx, c, byC[c], res)
+	}
+
+	e.countResults(res)
+	e.countQuarantined(quarOf, lastQuar)
+	return res
+}
+
+// item is one record as it is sent: where, with which id and data.
+type item struct {
+	i      int // index of the record and its result
+	target string
+	id     string
+	data   []byte
+	quar   string // why the output quarantined it, or ""
+}
+
+// writeCluster sends items to one cluster and fills their results.
+func (e *Elasticsearch) writeCluster(ctx context.Context, c *cluster, items []item,
+	res []sdk.Result) {
+	if e.ManageTemplates && !c.templatesInstalled() {
+		if reason := e.installTemplates(ctx, c); reason != "" {
+			for _, it := range items {
+				res[it.i] = sdk.Result{Status: sdk.Retry, Reason: c.prefix + reason}
+			}
+			return
+		}
 	}
 
 	b := bulkBuilder{buf: e.buf[:0], op: e.Op}
@@ -44,23 +102,23 @@ func (e *Elasticsearch) Write(ctx context.Context, recs []sdk.Record) []sdk.Resu
 			return
 		}
 		if stop == "" {
-			stop = e.send(ctx, b.buf, b.offs, b.idx, res)
+			stop = e.send(ctx, c, b.buf, b.offs, b.idx, res)
 		} else {
 			fill(res, b.idx, sdk.Retry, "not sent: "+stop)
 		}
 		b.reset(e.Compression)
 	}
-	for i := range recs {
-		line, reason := b.prepare(&recs[i])
+	for _, it := range items {
+		line, reason := b.prepare(it.target, it.id, it.data)
 		if reason != "" {
-			res[i] = sdk.Result{Status: sdk.Rejected, Reason: reason}
+			res[it.i] = sdk.Result{Status: sdk.Rejected, Reason: reason}
 			continue
 		}
 		if len(b.idx) > 0 && (len(b.idx) >= e.FlushRecords ||
 			ByteSize(len(b.buf)+line) > e.FlushBytes) {
 			flush()
 		}
-		b.add(i, &recs[i])
+		b.add(it.i, it.target, it.id)
 	}
 	flush()
 
@@ -68,14 +126,22 @@ func (e *Elasticsearch) Write(ctx context.Context, recs []sdk.Record) []sdk.Resu
 	if !e.Compression || cap(e.buf) > 2*int(e.FlushBytes) {
 		e.buf = nil // see reset; and one huge record must not pin its buffer
 	}
-	e.countResults(res)
-	return res
+	for _, it := range items {
+		r := &res[it.i]
+		switch {
+		case r.Status != sdk.Delivered:
+			r.Reason = c.prefix + r.Reason
+		case it.quar != "":
+			r.Reason = "quarantined: " + it.quar
+		}
+	}
 }
 
-// send posts one bulk body and fills res for the records in idx. offs[k]
-// is where item k starts in body. It returns a reason when the request
-// failed as a whole in a way that later requests would share, else "".
-func (e *Elasticsearch) send(ctx context.Context, body []byte, offs, idx []int,
+// send posts one bulk body to c and fills res for the records in idx.
+// offs[k] is where item k starts in body. It returns a reason when the
+// request failed as a whole in a way that later requests would share,
+// else "".
+func (e *Elasticsearch) send(ctx context.Context, c *cluster, body []byte, offs, idx []int,
 	res []sdk.Result) string {
 	if err := ctx.Err(); err != nil {
 		reason := "write cancelled before the bulk request: " + err.Error()
@@ -92,9 +158,9 @@ func (e *Elasticsearch) send(ctx context.Context, body []byte, offs, idx []int,
 		FilterPath: filterPath,
 		Header:     http.Header{"Content-Type": {"application/x-ndjson"}},
 	}
-	resp, err := req.Do(rctx, e.client)
+	resp, err := req.Do(rctx, c.client)
 	if err != nil {
-		reason := "bulk request failed: " + err.Error()
+		reason := "bulk request failed: " + withTLSAdvice(err).Error()
 		switch {
 		case ctx.Err() != nil:
 			reason = "write cancelled during the bulk request: " + ctx.Err().Error()
@@ -104,14 +170,14 @@ func (e *Elasticsearch) send(ctx context.Context, body []byte, offs, idx []int,
 				"op create and document ids", e.Timeout)
 		}
 		e.stats.requestFailures.Add(1)
-		e.setHealth(false, reason)
+		c.setHealth(false, reason)
 		fill(res, idx, sdk.Retry, reason)
 		return reason
 	}
 	defer resp.Body.Close()
 
 	if resp.IsError() {
-		return e.requestError(ctx, resp, body, offs, idx, res)
+		return e.requestError(ctx, c, resp, body, offs, idx, res)
 	}
 
 	var br bulkResponse
@@ -119,11 +185,11 @@ func (e *Elasticsearch) send(ctx context.Context, body []byte, offs, idx []int,
 		reason := fmt.Sprintf("bulk response (status %d) is not valid JSON: %v",
 			resp.StatusCode, err)
 		e.stats.requestFailures.Add(1)
-		e.setHealth(true, reason)
+		c.setHealth(true, reason)
 		fill(res, idx, sdk.Retry, reason)
 		return reason
 	}
-	e.setHealth(true, "")
+	c.setHealth(true, "")
 	for k, i := range idx {
 		if k >= len(br.Items) {
 			res[i] = sdk.Result{Status: sdk.Retry, Reason: fmt.Sprintf(
@@ -139,23 +205,23 @@ func (e *Elasticsearch) send(ctx context.Context, body []byte, offs, idx []int,
 // requestError handles a bulk request answered with an error status as a
 // whole. 413 splits the request in two and sends each half, so one
 // oversized record cannot hold its neighbours back.
-func (e *Elasticsearch) requestError(ctx context.Context, resp *esapi.Response, body []byte,
-	offs, idx []int, res []sdk.Result) string {
+func (e *Elasticsearch) requestError(ctx context.Context, c *cluster, resp *esapi.Response,
+	body []byte, offs, idx []int, res []sdk.Result) string {
 	code := resp.StatusCode
 	reason := requestReason("bulk request", code, readSmall(resp.Body))
 	e.stats.requestFailures.Add(1)
-	e.setHealth(true, reason)
+	c.setHealth(true, reason)
 
 	switch {
 	case code == http.StatusRequestEntityTooLarge && len(idx) > 1:
 		mid := len(idx) / 2
 		cut := offs[mid] - offs[0]
-		first := e.send(ctx, body[:cut], offs[:mid], idx[:mid], res)
+		first := e.send(ctx, c, body[:cut], offs[:mid], idx[:mid], res)
 		if first != "" {
 			fill(res, idx[mid:], sdk.Retry, "not sent: "+first)
 			return first
 		}
-		return e.send(ctx, body[cut:], offs[mid:], idx[mid:], res)
+		return e.send(ctx, c, body[cut:], offs[mid:], idx[mid:], res)
 	case requestRejects(code):
 		// Limitation: a 400 for the whole request rejects every event in it
 		// — we build the action lines ourselves, so this takes a proxy or a
@@ -204,10 +270,12 @@ func requestReason(request string, code int, body []byte) string {
 	}
 	hint := ""
 	switch code {
+	case http.StatusForbidden:
+		if strings.HasPrefix(request, "bulk") {
+			hint = "; the credentials need the create_doc (or index) privilege on the target"
+		}
 	case http.StatusUnauthorized:
 		hint = "; check api_key, username/password or service_token"
-	case http.StatusForbidden:
-		hint = "; the credentials need the create_doc (or index) privilege on the target"
 	case http.StatusRequestEntityTooLarge:
 		hint = "; lower flush_bytes or raise http.max_content_length"
 	}
@@ -323,17 +391,17 @@ func (b *bulkBuilder) reset(reuse bool) {
 	b.offs, b.idx = b.offs[:0], b.idx[:0]
 }
 
-// prepare checks a record and returns the bytes it will add to the body,
+// prepare checks an item and returns the bytes it will add to the body,
 // or why it can never be sent. A source that spans lines is compacted,
 // since a raw newline would shift every later item of the request.
-func (b *bulkBuilder) prepare(r *sdk.Record) (int, string) {
-	if len(r.Routes) == 0 || r.Routes[0].Target == "" {
+func (b *bulkBuilder) prepare(target, id string, data []byte) (int, string) {
+	if target == "" {
 		return 0, "no target: the record has no route to this output"
 	}
-	b.src = r.Data
-	if bytes.IndexByte(r.Data, '\n') >= 0 {
+	b.src = data
+	if bytes.IndexByte(data, '\n') >= 0 {
 		var c bytes.Buffer
-		if err := json.Compact(&c, r.Data); err != nil {
+		if err := json.Compact(&c, data); err != nil {
 			return 0, "event is not valid JSON: " + err.Error()
 		}
 		b.src = c.Bytes()
@@ -341,20 +409,20 @@ func (b *bulkBuilder) prepare(r *sdk.Record) (int, string) {
 	if len(bytes.TrimSpace(b.src)) == 0 {
 		return 0, "event is empty"
 	}
-	return len(r.Routes[0].Target) + len(r.ID) + len(b.src) + 40, ""
+	return len(target) + len(id) + len(b.src) + 40, ""
 }
 
-// add appends the record checked by the last prepare.
-func (b *bulkBuilder) add(i int, r *sdk.Record) {
+// add appends the item checked by the last prepare, for record i.
+func (b *bulkBuilder) add(i int, target, id string) {
 	b.offs = append(b.offs, len(b.buf))
 	b.idx = append(b.idx, i)
 	b.buf = append(b.buf, `{"`...)
 	b.buf = append(b.buf, b.op...)
 	b.buf = append(b.buf, `":{"_index":`...)
-	b.buf = appendString(b.buf, r.Routes[0].Target)
-	if r.ID != "" {
+	b.buf = appendString(b.buf, target)
+	if id != "" {
 		b.buf = append(b.buf, `,"_id":`...)
-		b.buf = appendString(b.buf, r.ID)
+		b.buf = appendString(b.buf, id)
 	}
 	b.buf = append(b.buf, "}}\n"...)
 	b.buf = append(b.buf, b.src...)

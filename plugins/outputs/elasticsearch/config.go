@@ -17,36 +17,49 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// clientConfig reads the secret and TLS files and builds the client's
-// configuration. Errors name the setting and the file, never a secret.
+// connection reads the secrets of the output's own settings: the shared
+// cluster. Errors name the setting and the file, never a secret.
 //
-// Limitation: *_file secrets are read here, at Start, only — a rotated key
-// takes effect after a reload or restart; re-reading on a 401 would fix it.
+// Limitation: *_file secrets of the shared cluster are read at Start only
+// — a rotated key takes effect after a reload or restart; re-reading on a
+// 401 would fix it. (A tenant map's are read again whenever the map
+// changes.)
+func (e *Elasticsearch) connection() (connection, error) {
+	apiKey, err := secret("api_key", e.APIKey, e.APIKeyFile)
+	if err != nil {
+		return connection{}, err
+	}
+	password, err := secret("password", e.Password, e.PasswordFile)
+	if err != nil {
+		return connection{}, err
+	}
+	token, err := secret("service_token", e.ServiceToken, e.ServiceTokenFile)
+	if err != nil {
+		return connection{}, err
+	}
+	return connection{
+		hosts: e.Hosts, cloudID: e.CloudID, apiKey: Secret(apiKey), username: e.Username,
+		password: Secret(password), token: Secret(token), caFile: e.CAFile,
+		certificate: e.Certificate, key: e.Key, insecure: e.InsecureSkip,
+	}, nil
+}
+
+// clientConfig builds a client's configuration for one connection, reading
+// its TLS files.
 //
 // Limitation: with retries off, a request sent to a node that is down is
 // reported Retry instead of being resent to another of the hosts at once —
 // the client then skips that node, so the engine's next attempt goes
 // elsewhere after its backoff; retrying dial errors only (nothing sent)
 // inside the client would save that wait.
-func (e *Elasticsearch) clientConfig() (elastic.Config, error) {
-	apiKey, err := secret("api_key", e.APIKey, e.APIKeyFile)
-	if err != nil {
-		return elastic.Config{}, err
-	}
-	password, err := secret("password", e.Password, e.PasswordFile)
-	if err != nil {
-		return elastic.Config{}, err
-	}
-	token, err := secret("service_token", e.ServiceToken, e.ServiceTokenFile)
-	if err != nil {
-		return elastic.Config{}, err
-	}
+func (e *Elasticsearch) clientConfig(c connection) (elastic.Config, error) {
+	apiKey := string(c.apiKey)
 	// Kibana shows an API key both encoded and as id and key; accept both.
 	if strings.Contains(apiKey, ":") {
 		apiKey = base64.StdEncoding.EncodeToString([]byte(apiKey))
 	}
 
-	tlsCfg, err := e.tlsConfig()
+	tlsCfg, err := tlsConfig(c)
 	if err != nil {
 		return elastic.Config{}, err
 	}
@@ -55,12 +68,12 @@ func (e *Elasticsearch) clientConfig() (elastic.Config, error) {
 	tr.MaxIdleConnsPerHost = 4
 
 	return elastic.Config{
-		Addresses:    e.Hosts,
-		CloudID:      e.CloudID,
+		Addresses:    c.hosts,
+		CloudID:      c.cloudID,
 		APIKey:       apiKey,
-		Username:     e.Username,
-		Password:     password,
-		ServiceToken: token,
+		Username:     c.username,
+		Password:     string(c.password),
+		ServiceToken: string(c.token),
 		Transport:    tr,
 		// The engine retries per item with backoff; a retry in here would
 		// resend items that already succeeded and hide how often it failed.
@@ -90,29 +103,89 @@ func secret(name string, value Secret, file string) (string, error) {
 	return s, nil
 }
 
-func (e *Elasticsearch) tlsConfig() (*tls.Config, error) {
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: e.InsecureSkip}
-	if e.CAFile != "" {
-		pem, err := os.ReadFile(e.CAFile)
+func tlsConfig(c connection) (*tls.Config, error) {
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: c.insecure}
+	if c.caFile != "" {
+		pem, err := os.ReadFile(c.caFile)
 		if err != nil {
 			return nil, fmt.Errorf("elasticsearch: read ca_file: %w", err)
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
 			return nil, fmt.Errorf("elasticsearch: ca_file %q holds no PEM certificate; "+
-				"use the cluster's CA certificate (http_ca.crt on a default install)", e.CAFile)
+				"use the cluster's CA certificate (http_ca.crt on a default install)", c.caFile)
 		}
 		cfg.RootCAs = pool
 	}
-	if e.Certificate != "" {
-		cert, err := tls.LoadX509KeyPair(e.Certificate, e.Key)
+	if c.certificate != "" {
+		cert, err := tls.LoadX509KeyPair(c.certificate, c.key)
 		if err != nil {
 			return nil, fmt.Errorf("elasticsearch: load client certificate %q and key %q: %w",
-				e.Certificate, e.Key, err)
+				c.certificate, c.key, err)
 		}
 		cfg.Certificates = []tls.Certificate{cert}
 	}
 	return cfg, nil
+}
+
+// connSettings is what checkConnection looks at, from the output's
+// settings or from a tenant map entry.
+type connSettings struct {
+	hosts             []string
+	cloudID, username string
+	certificate, key  string
+	secrets           []secretSetting
+}
+
+// secretSetting is one credential: set inline (or through the
+// environment, in a tenant map) and/or from a file.
+type secretSetting struct {
+	name  string
+	value bool   // set inline, or by an environment variable
+	file  string // its _file setting
+	alt   string // the name of the inline form, when it is not name
+}
+
+// checkConnection reports through bad what is wrong with a connection's
+// settings, without touching files or the network.
+func checkConnection(c connSettings, bad func(format string, a ...any)) {
+	switch {
+	case len(c.hosts) == 0 && c.cloudID == "":
+		bad("set hosts (for example [\"https://es.example.com:9200\"]) or cloud_id")
+	case len(c.hosts) > 0 && c.cloudID != "":
+		bad("hosts and cloud_id are both set; keep one of them")
+	}
+	for i, h := range c.hosts {
+		if err := checkHost(h); err != nil {
+			bad("hosts[%d]: %w", i, err)
+		}
+	}
+	set := map[string]bool{}
+	for _, s := range c.secrets {
+		inline := s.name
+		if s.alt != "" {
+			inline = s.alt
+		}
+		if s.value && s.file != "" {
+			bad("%s and %s_file are both set; keep one of them", inline, s.name)
+		}
+		set[s.name] = s.value || s.file != ""
+	}
+	if (c.username != "") != set["password"] {
+		bad("username and password (or password_file) go together; set both or neither")
+	}
+	schemes := 0
+	for _, on := range []bool{set["api_key"], c.username != "", set["service_token"]} {
+		if on {
+			schemes++
+		}
+	}
+	if schemes > 1 {
+		bad("set only one of api_key, username/password and service_token")
+	}
+	if (c.certificate == "") != (c.key == "") {
+		bad("certificate and key go together; set both or neither")
+	}
 }
 
 // ---------------------------------------------------------------------------

@@ -17,6 +17,13 @@
 // and the dead-letter queue. esutil.BulkIndexer is not used for the same
 // reason (it never retries an item, can drop items when a flush fails and
 // keeps buffering while the cluster is down).
+//
+// The output's own connection settings name the shared cluster. A tenant
+// map (tenantmap.go) sends chosen tenants to dedicated clusters instead,
+// and an event whose tenant has no place is written to the quarantine
+// target of the shared cluster. With manage_templates, the index templates
+// of flows/templates are installed into each cluster before the first
+// event is written to it (templates.go).
 package elasticsearch
 
 import (
@@ -25,13 +32,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"time"
-
-	elastic "github.com/elastic/go-elasticsearch/v8"
 
 	"github.com/mdrsflow/mdrsflow/sdk"
 )
@@ -77,39 +82,48 @@ type Elasticsearch struct {
 	Pipeline         string        `yaml:"pipeline"`
 	FlushBytes       ByteSize      `yaml:"flush_bytes"`
 	FlushRecords     int           `yaml:"flush_records"`
+	ManageTemplates  bool          `yaml:"manage_templates"`
+	TenantMap        string        `yaml:"tenant_map"`
+	TenantMapPoll    time.Duration `yaml:"tenant_map_poll"`
+	QuarantineTarget string        `yaml:"quarantine_target"`
 
-	log    *slog.Logger
-	client *elastic.Client
-	stats  counters
-	rej    rateLine
-	retry  rateLine
-	buf    []byte // bulk body, reused across Writes (Write is not concurrent)
+	log   *slog.Logger
+	stats counters
+	rej   rateLine
+	retry rateLine
+	quar  rateLine
+	buf   []byte // bulk body, reused across Writes (Write is not concurrent)
 
-	mu        sync.Mutex // guards the health fields below
-	checked   bool       // health was set at least once
-	reachable bool
-	lastErr   string
+	mu      sync.Mutex // guards the fields below
+	routes  *routing   // nil until Start has built the shared cluster
+	retired []*cluster // clusters a reload replaced; closed by the next Write
+	mapErr  string     // why the last reload of the tenant map failed
+	stop    chan struct{}
+	stopped chan struct{}
 }
 
 // HealthReporter is implemented by outputs that can say whether their
 // destination answers. The engine's readiness check calls it from any
 // goroutine.
 type HealthReporter interface {
-	// Health reports whether the last request reached the destination
-	// (any HTTP answer counts) and the last request-level error, "" after
-	// a request that succeeded.
+	// Health reports whether the last request to each destination got an
+	// answer (any HTTP answer counts), and the last request-level errors,
+	// each naming its destination; "" when every last request succeeded.
+	// Runner.Ready in runtime/host reads it through the same method set.
 	Health() (reachable bool, lastError string)
 }
 
 // New returns the output with its defaults set.
 func New() *Elasticsearch {
 	return &Elasticsearch{
-		Compression:  true,
-		Timeout:      60 * time.Second,
-		Op:           OpCreate,
-		Pipeline:     "_none",
-		FlushBytes:   5 * MiB,
-		FlushRecords: 5000,
+		Compression:      true,
+		Timeout:          60 * time.Second,
+		Op:               OpCreate,
+		Pipeline:         "_none",
+		FlushBytes:       5 * MiB,
+		FlushRecords:     5000,
+		TenantMapPoll:    10 * time.Second,
+		QuarantineTarget: DefaultQuarantineTarget,
 	}
 }
 
@@ -123,53 +137,15 @@ func (e *Elasticsearch) Validate() error {
 		errs = append(errs, fmt.Errorf("elasticsearch: "+format, a...))
 	}
 
-	switch {
-	case len(e.Hosts) == 0 && e.CloudID == "":
-		bad("set hosts (for example [\"https://es.example.com:9200\"]) or cloud_id")
-	case len(e.Hosts) > 0 && e.CloudID != "":
-		bad("hosts and cloud_id are both set; keep one of them")
-	}
-	for i, h := range e.Hosts {
-		if err := checkHost(h); err != nil {
-			bad("hosts[%d]: %w", i, err)
-		}
-	}
-
-	pairs := []struct {
-		name  string
-		value Secret
-		file  string
-	}{
-		{"api_key", e.APIKey, e.APIKeyFile},
-		{"password", e.Password, e.PasswordFile},
-		{"service_token", e.ServiceToken, e.ServiceTokenFile},
-	}
-	for _, p := range pairs {
-		if p.value != "" && p.file != "" {
-			bad("%s and %s_file are both set; keep one of them", p.name, p.name)
-		}
-	}
-	hasPassword := e.Password != "" || e.PasswordFile != ""
-	if (e.Username != "") != hasPassword {
-		bad("username and password (or password_file) go together; set both or neither")
-	}
-	schemes := 0
-	for _, on := range []bool{
-		e.APIKey != "" || e.APIKeyFile != "",
-		e.Username != "",
-		e.ServiceToken != "" || e.ServiceTokenFile != "",
-	} {
-		if on {
-			schemes++
-		}
-	}
-	if schemes > 1 {
-		bad("set only one of api_key, username/password and service_token")
-	}
-
-	if (e.Certificate == "") != (e.Key == "") {
-		bad("certificate and key go together; set both or neither")
-	}
+	checkConnection(connSettings{
+		hosts: e.Hosts, cloudID: e.CloudID, username: e.Username,
+		certificate: e.Certificate, key: e.Key,
+		secrets: []secretSetting{
+			{"api_key", e.APIKey != "", e.APIKeyFile, ""},
+			{"password", e.Password != "", e.PasswordFile, ""},
+			{"service_token", e.ServiceToken != "", e.ServiceTokenFile, ""},
+		},
+	}, bad)
 	if e.Timeout <= 0 {
 		bad("timeout must be positive, for example 60s")
 	}
@@ -182,7 +158,33 @@ func (e *Elasticsearch) Validate() error {
 	if e.FlushRecords <= 0 {
 		bad("flush_records must be positive, for example 5000")
 	}
+	if e.TenantMap != "" && e.TenantMapPoll <= 0 {
+		bad("tenant_map_poll must be positive, for example 10s")
+	}
+	if err := checkIndexName(e.QuarantineTarget); err != nil {
+		bad("quarantine_target %q: %w", e.QuarantineTarget, err)
+	}
 	return errors.Join(errs...)
+}
+
+// DefaultQuarantineTarget is where events go whose tenant the tenant map
+// gives no cluster; it is the flow's default quarantine target too.
+const DefaultQuarantineTarget = "quarantine-mdrsflow-default"
+
+// checkIndexName accepts what Elasticsearch accepts as an index or data
+// stream name that an output writes to.
+func checkIndexName(s string) error {
+	switch {
+	case s == "":
+		return errors.New("must not be empty")
+	case len(s) > 255:
+		return errors.New("longer than 255 bytes")
+	case s[0] == '-' || s[0] == '_' || s[0] == '+' || s[0] == '.':
+		return fmt.Errorf("must not start with %q", s[0])
+	case strings.ContainsAny(s, `\/*?"<>| ,#:{}`) || strings.ToLower(s) != s:
+		return errors.New("use lowercase letters, digits, '-', '_' and '.' only")
+	}
+	return nil
 }
 
 // checkHost accepts an http or https URL with a host and no credentials.
@@ -202,10 +204,12 @@ func checkHost(h string) error {
 	return nil
 }
 
-// Start reads the secret files, builds the client and asks the cluster who
-// it is. A cluster that does not answer is not an error: the output starts,
-// reports itself unreachable and Write returns Retry until the cluster is
-// back, so a sidecar can start while Elasticsearch is down.
+// Start reads the secret files and the tenant map, builds a client per
+// cluster and asks each cluster who it is. A cluster that does not answer
+// is not an error: the output starts, reports it unreachable and Write
+// returns Retry for its events until it is back, so a sidecar can start
+// while Elasticsearch is down. A tenant map that cannot be read is an
+// error: without it, events could go to the wrong cluster.
 func (e *Elasticsearch) Start(ctx context.Context, env sdk.Env) error {
 	e.log = env.Logger
 	if e.log == nil {
@@ -213,8 +217,9 @@ func (e *Elasticsearch) Start(ctx context.Context, env sdk.Env) error {
 	}
 	e.rej = rateLine{every: 30 * time.Second}
 	e.retry = rateLine{every: 30 * time.Second}
+	e.quar = rateLine{every: 30 * time.Second}
 
-	cfg, err := e.clientConfig()
+	conn, err := e.connection()
 	if err != nil {
 		return err
 	}
@@ -222,97 +227,89 @@ func (e *Elasticsearch) Start(ctx context.Context, env sdk.Env) error {
 		e.log.Warn("tls certificate verification is off; anyone on the path can read "+
 			"and change what is sent", "setting", "insecure_skip_verify")
 	}
-	c, err := elastic.NewClient(cfg)
+	label := "cluster"
+	if e.TenantMap != "" {
+		label = "shared cluster"
+	}
+	shared, err := e.newCluster(label, "", "", conn)
 	if err != nil {
-		return fmt.Errorf("elasticsearch: build client: %w", err)
+		return err
 	}
-	e.client = c
-
-	e.ping(ctx)
-	return nil
-}
-
-// ping asks the cluster for its version, logs the outcome and sets health.
-func (e *Elasticsearch) ping(ctx context.Context) {
-	ctx, cancel := context.WithTimeout(ctx, min(e.Timeout, 10*time.Second))
-	defer cancel()
-
-	res, err := e.client.Info(e.client.Info.WithContext(ctx))
-	if err != nil {
-		e.setHealth(false, "cluster unreachable: "+err.Error())
-		e.log.Warn("cluster unreachable at start; writes will be retried",
-			"hosts", e.hostsForLog(), "err", err)
-		return
+	rt := &routing{shared: shared}
+	if e.TenantMap != "" {
+		m, err := loadTenantMap(e.TenantMap, os.LookupEnv)
+		if err != nil {
+			return errors.Join(err, shared.close())
+		}
+		if rt, err = e.buildRouting(m, shared, nil); err != nil {
+			return errors.Join(err, shared.close())
+		}
+		e.log.Info("tenant map loaded", "path", e.TenantMap, "dedicated", len(m.Tenants),
+			"shared_tenants", sharedText(m))
 	}
-	defer res.Body.Close()
-	if res.StatusCode == http.StatusForbidden {
-		// An API key limited to writing may not read cluster info; the
-		// cluster did authenticate it, which is all Start needs to know.
-		e.setHealth(true, "")
-		e.log.Info("connected", "hosts", e.hostsForLog(),
-			"version", "unknown (the credentials may not read cluster info)")
-		return
-	}
-	if res.IsError() {
-		reason := requestReason("cluster info request", res.StatusCode, readSmall(res.Body))
-		e.setHealth(true, reason)
-		e.log.Warn("cluster answered with an error at start", "hosts", e.hostsForLog(),
-			"status", res.StatusCode, "err", reason)
-		return
-	}
-	info := struct {
-		ClusterName string `json:"cluster_name"`
-		Version     struct {
-			Number string `json:"number"`
-		} `json:"version"`
-	}{}
-	_ = decodeJSON(res.Body, &info)
-	e.setHealth(true, "")
-	e.log.Info("connected", "hosts", e.hostsForLog(), "cluster", info.ClusterName,
-		"version", info.Version.Number)
-}
-
-// Close releases the client. It is called after the last Write has
-// returned, and is safe after a failed Start and more than once.
-func (e *Elasticsearch) Close() error {
-	if e.client == nil {
-		return nil
-	}
-	c := e.client
-	e.client = nil
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := c.Close(ctx); err != nil && !errors.Is(err, elastic.ErrAlreadyClosed) {
-		return fmt.Errorf("elasticsearch: close client: %w", err)
-	}
-	return nil
-}
-
-// Health reports whether the cluster answered the last request and the
-// last request-level error. It is safe to call from any goroutine.
-func (e *Elasticsearch) Health() (reachable bool, lastError string) {
 	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.reachable, e.lastErr
-}
-
-// setHealth records the outcome of a request and logs a change of
-// reachability (never once per request).
-func (e *Elasticsearch) setHealth(reachable bool, lastErr string) {
-	e.mu.Lock()
-	was, checked := e.reachable, e.checked
-	e.reachable, e.lastErr, e.checked = reachable, lastErr, true
+	e.routes = rt
 	e.mu.Unlock()
 
-	if !checked || was == reachable { // the first outcome is logged by ping
-		return
+	pingAll(ctx, rt.clusters(), e.Timeout)
+	if e.TenantMap != "" {
+		e.stop, e.stopped = make(chan struct{}), make(chan struct{})
+		go e.watchTenantMap(rt.mapStat)
 	}
-	if reachable {
-		e.log.Info("cluster reachable again", "hosts", e.hostsForLog())
-		return
+	return nil
+}
+
+// Close stops watching the tenant map and releases the clients. It is
+// called after the last Write has returned, and is safe after a failed
+// Start and more than once.
+func (e *Elasticsearch) Close() error {
+	if e.stop != nil {
+		close(e.stop)
+		<-e.stopped
+		e.stop = nil
 	}
-	e.log.Error("cluster unreachable; events wait in the queue", "hosts", e.hostsForLog(),
-		"err", lastErr)
+	e.mu.Lock()
+	rt, retired := e.routes, e.retired
+	e.routes, e.retired = nil, nil
+	e.mu.Unlock()
+
+	var errs []error
+	if rt != nil {
+		for _, c := range rt.clusters() {
+			errs = append(errs, c.close())
+		}
+	}
+	for _, c := range retired {
+		errs = append(errs, c.close())
+	}
+	return errors.Join(errs...)
+}
+
+// Health reports whether every cluster answered its last request, and
+// the last request-level error of each cluster that has one, naming the
+// cluster ("tenant acme cluster [https://es-acme:9200]: bulk request
+// failed: …"); "" when all is well. A tenant map that could not be
+// reloaded is reported too. It is safe to call from any goroutine.
+func (e *Elasticsearch) Health() (reachable bool, lastError string) {
+	e.mu.Lock()
+	rt, mapErr := e.routes, e.mapErr
+	e.mu.Unlock()
+	if rt == nil {
+		return false, "elasticsearch output is not started"
+	}
+	reachable = true
+	var msgs []string
+	for _, c := range rt.clusters() {
+		ok, last := c.health()
+		reachable = reachable && ok
+		if last != "" {
+			msgs = append(msgs, c.label+": "+last)
+		}
+	}
+	if mapErr != "" {
+		msgs = append(msgs, mapErr)
+	}
+	return reachable, strings.Join(msgs, "; ")
 }
 
 // Stats returns the output's counters since Start.
@@ -320,7 +317,8 @@ func (e *Elasticsearch) Stats() Stats { return e.stats.snapshot() }
 
 // String describes the output without any secret, for logs and errors.
 func (e *Elasticsearch) String() string {
-	return fmt.Sprintf("elasticsearch(hosts=%s, auth=%s, op=%s)", e.hostsForLog(),
+	c := connection{hosts: e.Hosts, cloudID: e.CloudID}
+	return fmt.Sprintf("elasticsearch(hosts=%s, auth=%s, op=%s)", c.hostsForLog(),
 		e.authKind(), e.Op)
 }
 
@@ -329,22 +327,6 @@ func (e *Elasticsearch) GoString() string { return e.String() }
 
 // LogValue keeps slog from printing the secrets.
 func (e *Elasticsearch) LogValue() slog.Value { return slog.StringValue(e.String()) }
-
-func (e *Elasticsearch) hostsForLog() string {
-	if e.CloudID != "" {
-		name, _, _ := strings.Cut(e.CloudID, ":")
-		return "cloud_id:" + name
-	}
-	out := make([]string, len(e.Hosts))
-	for i, h := range e.Hosts {
-		if u, err := url.Parse(h); err == nil {
-			out[i] = u.Redacted()
-		} else {
-			out[i] = "(invalid)"
-		}
-	}
-	return "[" + strings.Join(out, " ") + "]"
-}
 
 func (e *Elasticsearch) authKind() string {
 	switch {

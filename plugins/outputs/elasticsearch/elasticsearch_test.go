@@ -508,7 +508,8 @@ func TestRequestStatuses(t *testing.T) {
 						tc.status, tc.reason)
 				}
 			}
-			if reachable, last := e.Health(); !reachable || last != tc.reason {
+			if reachable, last := e.Health(); !reachable ||
+				last != "cluster ["+url+"]: "+tc.reason {
 				t.Errorf("health %v %q", reachable, last)
 			}
 		})
@@ -604,7 +605,7 @@ func TestHealth(t *testing.T) {
 		t.Errorf("results %v, want retry", res)
 	}
 	ok, last := e.Health()
-	if ok || !strings.HasPrefix(last, "bulk request failed: ") {
+	if ok || !strings.HasPrefix(last, "cluster ["+srv.URL+"]: bulk request failed: ") {
 		t.Errorf("after server stop: %v %q", ok, last)
 	}
 	for msg, want := range map[string]int{

@@ -8,12 +8,19 @@ package elasticsearch
 // running, the output logs:
 //
 //   - Error "cluster unreachable; events wait in the queue" and Info
-//     "cluster reachable again", once per change;
+//     "cluster reachable again", once per change and cluster;
 //   - Error "events rejected; they go to the dead-letter queue" and Warn
 //     "events will be retried", at most once per 30 s each, with the count
-//     since the last line and the last reason.
+//     since the last line and the last reason;
+//   - Error "events quarantined: their tenant has no cluster", at most
+//     once per 30 s, with the count and the tenants;
+//   - Info "tenant map reloaded", and Error "tenant map not reloaded; the
+//     previous one stays in force" once per distinct problem;
+//   - Info "index templates installed", once per cluster and start, and
+//     Warn "index templates not installed; events wait" once per failure.
 
 import (
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -30,12 +37,17 @@ type Stats struct {
 	Delivered, Duplicates uint64
 	// Retried and Rejected count records reported as Retry and Rejected.
 	Retried, Rejected uint64
+	// Quarantined counts records the output wrote to quarantine_target
+	// because the tenant map gives their tenant no cluster (each time it
+	// wrote them, retries included).
+	Quarantined uint64
 }
 
 type counters struct {
 	requests, requestFailures atomic.Uint64
 	delivered, duplicates     atomic.Uint64
 	retried, rejected         atomic.Uint64
+	quarantined               atomic.Uint64
 }
 
 func (c *counters) snapshot() Stats {
@@ -43,6 +55,7 @@ func (c *counters) snapshot() Stats {
 		Requests: c.requests.Load(), RequestFailures: c.requestFailures.Load(),
 		Delivered: c.delivered.Load(), Duplicates: c.duplicates.Load(),
 		Retried: c.retried.Load(), Rejected: c.rejected.Load(),
+		Quarantined: c.quarantined.Load(),
 	}
 }
 
@@ -78,6 +91,21 @@ func (e *Elasticsearch) countResults(res []sdk.Result) {
 	}
 	if n, ok := e.retry.note(now, retried); ok {
 		e.log.Warn("events will be retried", "count", n, "reason", lastRetry)
+	}
+}
+
+// countQuarantined moves the counter for the records one Write set
+// aside, by tenant, and writes the rate-limited line.
+func (e *Elasticsearch) countQuarantined(byTenant map[string]uint64, reason string) {
+	var n uint64
+	for _, k := range byTenant {
+		n += k
+	}
+	e.stats.quarantined.Add(n)
+	if total, ok := e.quar.note(time.Now(), n); ok {
+		e.log.Error("events quarantined: their tenant has no cluster; add it to the tenant map",
+			"count", total, "tenants", strings.Join(sortedTenants(byTenant), ","),
+			"target", e.QuarantineTarget, "reason", reason)
 	}
 }
 

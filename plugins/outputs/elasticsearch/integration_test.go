@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	elastic "github.com/elastic/go-elasticsearch/v8"
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 
 	"github.com/mdrsflow/mdrsflow/sdk"
@@ -122,7 +123,7 @@ func TestIntegrationIndexOp(t *testing.T) {
 // storedIDs refreshes target and returns the ids of its documents, sorted.
 func storedIDs(t *testing.T, e *Elasticsearch, target string) []string {
 	t.Helper()
-	c := e.client
+	c := e.sharedClient()
 	ctx := context.Background()
 	if res, err := c.Indices.Refresh(c.Indices.Refresh.WithIndex(target),
 		c.Indices.Refresh.WithContext(ctx)); err != nil {
@@ -157,8 +158,18 @@ func storedIDs(t *testing.T, e *Elasticsearch, target string) []string {
 	return ids
 }
 
+// sharedClient is the client of the shared cluster, nil before Start.
+func (e *Elasticsearch) sharedClient() *elastic.Client {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.routes == nil {
+		return nil
+	}
+	return e.routes.shared.client
+}
+
 func deleteTarget(t *testing.T, e *Elasticsearch, name string, dataStream bool) {
-	c := e.client
+	c := e.sharedClient()
 	if c == nil {
 		return
 	}

@@ -166,6 +166,8 @@ func settingsOf(e *Elasticsearch) *Elasticsearch {
 		Certificate: e.Certificate, Key: e.Key, InsecureSkip: e.InsecureSkip,
 		Compression: e.Compression, Timeout: e.Timeout, Op: e.Op, Pipeline: e.Pipeline,
 		FlushBytes: e.FlushBytes, FlushRecords: e.FlushRecords,
+		ManageTemplates: e.ManageTemplates, TenantMap: e.TenantMap,
+		TenantMapPoll: e.TenantMapPoll, QuarantineTarget: e.QuarantineTarget,
 	}
 }
 
@@ -177,7 +179,7 @@ func (e *Elasticsearch) dump() string {
 func TestCloudIDInvalid(t *testing.T) {
 	e := build(t, "cloud_id: \"name:not base64!\"\napi_key: k\n")
 	err := e.Start(context.Background(), sdk.Env{})
-	if err == nil || !strings.Contains(err.Error(), "elasticsearch: build client: ") ||
+	if err == nil || !strings.Contains(err.Error(), "elasticsearch: build client for cluster cloud_id:name: ") ||
 		!strings.Contains(err.Error(), "CloudID") {
 		t.Errorf("Start() = %v", err)
 	}

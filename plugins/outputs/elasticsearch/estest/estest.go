@@ -24,6 +24,12 @@
 //   - [Server.RequireAuthorization]: 401 unless the Authorization header
 //     matches.
 //
+// `PUT /_component_template/{name}` and `PUT /_index_template/{name}` store
+// templates (an index template that names a component template that does
+// not exist, and is not in its ignore_missing_component_templates, is
+// refused with 400 as Elasticsearch does); the server does not apply their
+// mappings. [Server.FailTemplates] makes template requests fail.
+//
 // Faults apply to bulk requests only, except authorization, which applies
 // to every request. Predicates run under the server's lock: they must not
 // call the Server's methods. What the server did is visible through [Server.Docs],
@@ -117,6 +123,9 @@ type Server struct {
 	delayN   int
 	delay    time.Duration
 	auth     string
+	// templates by API ("component" or "index") and name
+	templates    map[string]map[string]json.RawMessage
+	templateFail int
 }
 
 type index struct {
@@ -133,7 +142,9 @@ type throttleRule struct {
 // New starts a fake Elasticsearch and stops it when the test ends.
 func New(tb testing.TB, opts ...Option) *Server {
 	tb.Helper()
-	s := &Server{indices: map[string]*index{}}
+	s := &Server{indices: map[string]*index{}, templates: map[string]map[string]json.RawMessage{
+		"component": {}, "index": {},
+	}}
 	for _, o := range opts {
 		o(s)
 	}
@@ -225,6 +236,47 @@ func (s *Server) RequireAuthorization(value string) {
 	s.auth = value
 }
 
+// Reset forgets every stored document, template and request, and clears
+// the faults, as a new server would be (a benchmark that runs many rounds
+// does not keep every round's documents in memory).
+func (s *Server) Reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.indices = map[string]*index{}
+	s.requests = nil
+	s.throttle, s.mapping = nil, nil
+	s.failN, s.dropN, s.delayN, s.templateFail = 0, 0, 0, 0
+	s.templates = map[string]map[string]json.RawMessage{"component": {}, "index": {}}
+}
+
+// FailTemplates answers every template request with status (for example
+// 403 for credentials without manage_index_templates); 0 clears it.
+func (s *Server) FailTemplates(status int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.templateFail = status
+}
+
+// ComponentTemplates returns the component templates stored, by name.
+func (s *Server) ComponentTemplates() map[string]json.RawMessage {
+	return s.templatesOf("component")
+}
+
+// IndexTemplates returns the index templates stored, by name.
+func (s *Server) IndexTemplates() map[string]json.RawMessage {
+	return s.templatesOf("index")
+}
+
+func (s *Server) templatesOf(api string) map[string]json.RawMessage {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]json.RawMessage{}
+	for k, v := range s.templates[api] {
+		out[k] = v
+	}
+	return out
+}
+
 // Docs returns the documents stored in an index, in the order they were
 // first created. The slice is a copy.
 func (s *Server) Docs(index string) []Doc {
@@ -310,6 +362,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	case strings.HasSuffix(r.URL.Path, "/_bulk") && (r.Method == http.MethodPost ||
 		r.Method == http.MethodPut):
 		s.bulk(w, r, &rec)
+	case (strings.HasPrefix(r.URL.Path, "/_component_template/") ||
+		strings.HasPrefix(r.URL.Path, "/_index_template/")) &&
+		(r.Method == http.MethodPut || r.Method == http.MethodPost):
+		s.putTemplate(w, r, &rec)
 	default:
 		s.answer(w, &rec, http.StatusNotFound, errorBody(http.StatusNotFound,
 			"estest_unsupported", fmt.Sprintf("estest does not serve %s %s", r.Method, r.URL.Path)))
@@ -411,6 +467,56 @@ func (s *Server) bulk(w http.ResponseWriter, r *http.Request, rec *Request) {
 		"took": time.Since(start).Milliseconds(), "errors": errs, "items": results,
 	})
 	s.answer(w, rec, http.StatusOK, out)
+}
+
+// putTemplate stores a component or index template.
+func (s *Server) putTemplate(w http.ResponseWriter, r *http.Request, rec *Request) {
+	api, name, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/_"), "/")
+	api = strings.TrimSuffix(api, "_template")
+	body, err := readBody(r)
+	rec.Bytes = len(body)
+	if err != nil || !isObject(body) {
+		s.answer(w, rec, http.StatusBadRequest, errorBody(http.StatusBadRequest,
+			"parse_exception", "request body is not a JSON object"))
+		return
+	}
+	s.mu.Lock()
+	fail := s.templateFail
+	var missing []string
+	if api == "index" {
+		var it struct {
+			ComposedOf []string `json:"composed_of"`
+			Ignore     []string `json:"ignore_missing_component_templates"`
+		}
+		_ = json.Unmarshal(body, &it)
+		for _, c := range it.ComposedOf {
+			ignored := false
+			for _, i := range it.Ignore {
+				ignored = ignored || i == c
+			}
+			if _, ok := s.templates["component"][c]; !ok && !ignored {
+				missing = append(missing, c)
+			}
+		}
+	}
+	if fail == 0 && len(missing) == 0 {
+		s.templates[api][name] = append(json.RawMessage(nil), body...)
+	}
+	s.mu.Unlock()
+
+	switch {
+	case fail != 0:
+		s.answer(w, rec, fail, errorBody(fail, "security_exception",
+			fmt.Sprintf("action [indices:admin/index_template/put] is unauthorized (estest "+
+				"programmed status %d)", fail)))
+	case len(missing) > 0:
+		s.answer(w, rec, http.StatusBadRequest, errorBody(http.StatusBadRequest,
+			"invalid_index_template_exception", fmt.Sprintf("index_template [%s] invalid, "+
+				"cause [index template [%s] specifies component templates %v that do not exist]",
+				name, name, missing)))
+	default:
+		s.answer(w, rec, http.StatusOK, []byte(`{"acknowledged":true}`))
+	}
 }
 
 func readBody(r *http.Request) ([]byte, error) {
