@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/mdrsflow/mdrsflow/runtime/dlq"
 	"github.com/mdrsflow/mdrsflow/runtime/host"
 )
 
@@ -44,6 +45,7 @@ type Flow interface {
 	Name() string
 	Ready() (bool, string)
 	Stats() *host.Stats
+	DeadLetters() dlq.Stats
 }
 
 // Server is the running endpoint.
@@ -164,10 +166,17 @@ var (
 		"Plugin processes restarted after dying.", []string{"flow"}, nil)
 	descReady = prometheus.NewDesc("mdrsflow_flow_ready",
 		"1 when the flow is running and its outputs deliver.", []string{"flow"}, nil)
+	descDLQWritten = prometheus.NewDesc("mdrsflow_dead_letters_written_total",
+		"Events an output refused for good, written to the dead-letter queue.", []string{"flow"}, nil)
+	descDLQDiscarded = prometheus.NewDesc("mdrsflow_dead_letters_discarded_total",
+		"Dead letters deleted because the queue reached its size bound: events lost; alert on it.", []string{"flow"}, nil)
+	descDLQBytes = prometheus.NewDesc("mdrsflow_dead_letters_bytes",
+		"Size of the dead-letter queue on disk.", []string{"flow"}, nil)
 )
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descIn, descDropped, descOut, descRetries, descRestarts, descReady} {
+	for _, d := range []*prometheus.Desc{descIn, descDropped, descOut, descRetries, descRestarts, descReady,
+		descDLQWritten, descDLQDiscarded, descDLQBytes} {
 		ch <- d
 	}
 }
@@ -186,6 +195,10 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			ready = 1
 		}
 		ch <- prometheus.MustNewConstMetric(descReady, prometheus.GaugeValue, ready, name)
+		dl := f.DeadLetters()
+		ch <- prometheus.MustNewConstMetric(descDLQWritten, prometheus.CounterValue, float64(dl.Written), name)
+		ch <- prometheus.MustNewConstMetric(descDLQDiscarded, prometheus.CounterValue, float64(dl.Discarded), name)
+		ch <- prometheus.MustNewConstMetric(descDLQBytes, prometheus.GaugeValue, float64(dl.Bytes), name)
 		for _, l := range st.Targets() {
 			for _, o := range []struct {
 				outcome string

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mdrsflow/mdrsflow/runtime/dlq"
 	"github.com/mdrsflow/mdrsflow/runtime/host"
 )
 
@@ -17,9 +18,10 @@ type fakeFlow struct {
 	stats *host.Stats
 }
 
-func (f *fakeFlow) Name() string          { return "site" }
-func (f *fakeFlow) Ready() (bool, string) { return f.ready, "starting" }
-func (f *fakeFlow) Stats() *host.Stats    { return f.stats }
+func (f *fakeFlow) Name() string           { return "site" }
+func (f *fakeFlow) Ready() (bool, string)  { return f.ready, "starting" }
+func (f *fakeFlow) Stats() *host.Stats     { return f.stats }
+func (f *fakeFlow) DeadLetters() dlq.Stats { return dlq.Stats{Written: 2} }
 
 func get(t *testing.T, url, token string) (int, string) {
 	t.Helper()
@@ -56,6 +58,8 @@ func TestEndpoints(t *testing.T) {
 		{"loopback open", Config{Addr: "127.0.0.1:0"}, "/healthz", "", 200, "ok"},
 		{"not ready", Config{Addr: "127.0.0.1:0"}, "/readyz", "", 503, "starting"},
 		{"metrics", Config{Addr: "127.0.0.1:0"}, "/metrics", "", 200, "mdrsflow_events_in_total"},
+		{"dead letters", Config{Addr: "127.0.0.1:0"}, "/metrics", "", 200, "mdrsflow_dead_letters_written_total{flow=\"site\"} 2"},
+		{"dead letters", Config{Addr: "127.0.0.1:0"}, "/metrics", "", 200, "mdrsflow_dead_letters_written_total{flow=\"site\"} 2"},
 		{"token missing", Config{Addr: "127.0.0.1:0", Token: "s3cret"}, "/metrics", "", 401, "Bearer"},
 		{"token wrong", Config{Addr: "127.0.0.1:0", Token: "s3cret"}, "/metrics", "nope", 401, ""},
 		{"token right", Config{Addr: "127.0.0.1:0", Token: "s3cret"}, "/metrics", "s3cret", 200, "mdrsflow_flow_ready"},
