@@ -203,7 +203,12 @@ func (l *loader) load(path string) (*Flow, error) {
 // Parse reads a flow from memory; path names it in errors and anchors
 // relative `use:` references.
 func Parse(path string, data []byte) (*Flow, error) {
-	l := &loader{env: os.LookupEnv}
+	return ParseWithEnv(path, data, os.LookupEnv)
+}
+
+// ParseWithEnv is Parse with the environment given as a function.
+func ParseWithEnv(path string, data []byte, env func(string) (string, bool)) (*Flow, error) {
+	l := &loader{env: env}
 	return l.parse(path, data)
 }
 

@@ -1,14 +1,19 @@
 // Package plugintest holds the contract every plugin passes, built-in or
-// not: its sample settings parse and validate, its README shows them word
-// for word, and Close is safe on a plugin that never started.
+// not: its sample settings parse and validate and tell the truth about
+// defaults, its README shows them word for word, has a flow snippet that
+// loads and a Limitations section, and Close is safe on a plugin that
+// never started.
 package plugintest
 
 import (
 	"os"
 	"path/filepath"
+	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/mdrsflow/mdrsflow/runtime/flow"
 	"github.com/mdrsflow/mdrsflow/sdk"
 )
 
@@ -58,6 +63,8 @@ func Contract(t *testing.T, kind sdk.Kind, name, dir string) {
 		}
 	}
 
+	checkDefaults(t, kind, name, reg)
+
 	readme, err := os.ReadFile(filepath.Join(dir, "README.md"))
 	if err != nil {
 		t.Fatalf("%s %s: %v", kind, name, err)
@@ -65,4 +72,76 @@ func Contract(t *testing.T, kind sdk.Kind, name, dir string) {
 	if !strings.Contains(string(readme), strings.TrimSpace(string(reg.Sample))) {
 		t.Errorf("%s %s: README.md does not show sample.yaml word for word", kind, name)
 	}
+	if !strings.Contains(string(readme), "\n## Limitations") {
+		t.Errorf("%s %s: README.md has no Limitations section", kind, name)
+	}
+	m := snippetRE.FindStringSubmatch(string(readme))
+	if m == nil {
+		t.Errorf("%s %s: README.md has no flow snippet (a yaml block starting with inputs:, filters: or outputs:)", kind, name)
+		return
+	}
+	if _, err := flow.ParseWithEnv(filepath.Join(dir, "README.md"), []byte(m[1]), exampleEnv); err != nil {
+		t.Errorf("%s %s: README.md's flow snippet does not load: %v", kind, name, err)
+	}
+}
+
+// exampleEnv stands in for the environment a README's snippet expects.
+func exampleEnv(name string) (string, bool) {
+	if strings.HasSuffix(name, "_URL") {
+		return "http://127.0.0.1:9200", true
+	}
+	return "example", true
+}
+
+var snippetRE = regexp.MustCompile("(?s)```yaml\n((?:inputs|filters|outputs):.*?)```")
+
+// checkDefaults decodes the sample's commented-out settings (lines
+// `# key: value` whose key is a setting) into a fresh instance and checks
+// each equals the constructor's default, so the sample never lies about
+// a default.
+func checkDefaults(t *testing.T, kind sdk.Kind, name string, reg sdk.Registration) {
+	t.Helper()
+	def := reflect.ValueOf(reg.New())
+	if def.Kind() != reflect.Pointer || def.Elem().Kind() != reflect.Struct {
+		return
+	}
+	typ := def.Elem().Type()
+	fields := map[string]int{}
+	for i := 0; i < typ.NumField(); i++ {
+		if k, _, _ := strings.Cut(typ.Field(i).Tag.Get("yaml"), ","); k != "" && k != "-" {
+			fields[k] = i
+		}
+	}
+	for _, line := range strings.Split(string(reg.Sample), "\n") {
+		text, ok := strings.CutPrefix(line, "# ")
+		if !ok {
+			continue
+		}
+		key, val, ok := strings.Cut(text, ":")
+		i, isSetting := fields[key]
+		val = strings.TrimSpace(val)
+		if !ok || !isSetting || strings.HasPrefix(val, "<") || strings.HasPrefix(val, "(") {
+			continue // not a setting, or a described default such as <field>
+		}
+		got := reg.New()
+		if err := sdk.DecodeSettingsText([]byte(text), got); err != nil {
+			t.Errorf("%s %s: sample line %q does not decode: %v", kind, name, line, err)
+			continue
+		}
+		gv := reflect.ValueOf(got).Elem().Field(i).Interface()
+		dv := def.Elem().Field(i).Interface()
+		if !reflect.DeepEqual(gv, dv) && !(isEmpty(gv) && isEmpty(dv)) {
+			t.Errorf("%s %s: sample says %q but the default is %v", kind, name, text, dv)
+		}
+	}
+}
+
+// isEmpty reports whether v is a nil or empty slice or map.
+func isEmpty(v any) bool {
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.Slice, reflect.Map:
+		return rv.Len() == 0
+	}
+	return false
 }

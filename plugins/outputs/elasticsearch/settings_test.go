@@ -2,15 +2,11 @@ package elasticsearch
 
 import (
 	"context"
-	"fmt"
-	"os"
-	"reflect"
-	"regexp"
 	"strings"
 	"testing"
 
-	"github.com/mdrsflow/mdrsflow/runtime/flow"
 	"github.com/mdrsflow/mdrsflow/sdk"
+	"github.com/mdrsflow/mdrsflow/sdk/plugintest"
 )
 
 func TestValidate(t *testing.T) {
@@ -84,96 +80,10 @@ func TestByteSize(t *testing.T) {
 	}
 }
 
+// TestSample holds the plugin to the contract every plugin passes.
 func TestSample(t *testing.T) {
-	t.Setenv("MDRSFLOW_ES_URL", "https://localhost:9200")
 	t.Setenv("ES_API_KEY", "id:key")
-	reg, _ := sdk.Lookup(sdk.KindOutput, "elasticsearch")
-	if reg.Summary == "" {
-		t.Error("the registration has no Summary")
-	}
-	e := reg.New()
-	if err := sdk.DecodeSettingsText(reg.Sample, e); err != nil {
-		t.Fatalf("sample does not decode: %v", err)
-	}
-	if err := e.(sdk.Validator).Validate(); err != nil {
-		t.Fatalf("sample does not validate: %v", err)
-	}
-	got := New()
-	if err := sdk.DecodeSettingsText([]byte(commentedDefaults(t, reg.Sample, got)),
-		got); err != nil {
-		t.Fatalf("commented defaults do not decode: %v", err)
-	}
-	if want := settingsOf(New()); !reflect.DeepEqual(settingsOf(got), want) {
-		t.Errorf("commented defaults differ from New():\n%s\n%s",
-			settingsOf(got).dump(), want.dump())
-	}
-	checkReadme(t, reg.Sample)
-}
-
-// commentedDefaults returns the sample's commented-out settings (lines
-// `# key: value` whose key is a setting) as YAML.
-func commentedDefaults(t *testing.T, sample []byte, inst any) string {
-	t.Helper()
-	keys := map[string]bool{}
-	typ := reflect.TypeOf(inst).Elem()
-	for i := 0; i < typ.NumField(); i++ {
-		if k, _, _ := strings.Cut(typ.Field(i).Tag.Get("yaml"), ","); k != "" && k != "-" {
-			keys[k] = true
-		}
-	}
-	var out []string
-	for _, line := range strings.Split(string(sample), "\n") {
-		key, _, ok := strings.Cut(strings.TrimPrefix(line, "# "), ":")
-		if strings.HasPrefix(line, "# ") && ok && keys[key] {
-			out = append(out, strings.TrimPrefix(line, "# "))
-		}
-	}
-	if len(out) == 0 {
-		t.Fatal("sample.yaml shows no commented-out default")
-	}
-	return strings.Join(out, "\n")
-}
-
-// checkReadme checks that README.md shows sample.yaml verbatim, has
-// limitations, and that its first flow snippet loads as written.
-func checkReadme(t *testing.T, sample []byte) {
-	t.Helper()
-	readme, err := os.ReadFile("README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(string(readme), "```yaml\n"+string(sample)+"```") {
-		t.Error("README.md does not hold sample.yaml verbatim in a yaml block")
-	}
-	if !strings.Contains(string(readme), "\n## Limitations\n") {
-		t.Error("README.md has no Limitations section")
-	}
-	m := regexp.MustCompile("(?s)```yaml\n(outputs:.*?)```").FindStringSubmatch(string(readme))
-	if m == nil {
-		t.Fatal("README.md has no flow snippet (a yaml block starting with outputs:)")
-	}
-	if _, err := flow.Parse("README.md", []byte(m[1])); err != nil {
-		t.Errorf("README.md's flow snippet does not load: %v", err)
-	}
-}
-
-// settingsOf copies the settings fields, leaving out runtime state.
-func settingsOf(e *Elasticsearch) *Elasticsearch {
-	return &Elasticsearch{
-		Hosts: e.Hosts, CloudID: e.CloudID, APIKey: e.APIKey, APIKeyFile: e.APIKeyFile,
-		Username: e.Username, Password: e.Password, PasswordFile: e.PasswordFile,
-		ServiceToken: e.ServiceToken, ServiceTokenFile: e.ServiceTokenFile, CAFile: e.CAFile,
-		Certificate: e.Certificate, Key: e.Key, InsecureSkip: e.InsecureSkip,
-		Compression: e.Compression, Timeout: e.Timeout, Op: e.Op, Pipeline: e.Pipeline,
-		FlushBytes: e.FlushBytes, FlushRecords: e.FlushRecords,
-		ManageTemplates: e.ManageTemplates, TenantMap: e.TenantMap,
-		TenantMapPoll: e.TenantMapPoll, QuarantineTarget: e.QuarantineTarget,
-	}
-}
-
-func (e *Elasticsearch) dump() string {
-	return fmt.Sprintf("hosts=%v op=%s pipeline=%q timeout=%s flush=%s/%d compression=%v",
-		e.Hosts, e.Op, e.Pipeline, e.Timeout, e.FlushBytes, e.FlushRecords, e.Compression)
+	plugintest.Contract(t, sdk.KindOutput, "elasticsearch", ".")
 }
 
 func TestCloudIDInvalid(t *testing.T) {

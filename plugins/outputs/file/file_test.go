@@ -8,13 +8,12 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
 
-	"github.com/mdrsflow/mdrsflow/runtime/flow"
 	"github.com/mdrsflow/mdrsflow/sdk"
+	"github.com/mdrsflow/mdrsflow/sdk/plugintest"
 )
 
 // build makes the output the way the engine does: registry, YAML, Validate.
@@ -372,77 +371,6 @@ func TestValidate(t *testing.T) {
 	}
 }
 
-func TestSample(t *testing.T) {
-	reg, _ := sdk.Lookup(sdk.KindOutput, "file")
-	if reg.Summary == "" {
-		t.Error("the registration has no Summary")
-	}
-	o := reg.New()
-	if err := sdk.DecodeSettingsText(reg.Sample, o); err != nil {
-		t.Fatalf("sample does not decode: %v", err)
-	}
-	if err := o.(sdk.Validator).Validate(); err != nil {
-		t.Fatalf("sample does not validate: %v", err)
-	}
-	got := New()
-	if err := sdk.DecodeSettingsText([]byte(commentedDefaults(t, reg.Sample, got)),
-		got); err != nil {
-		t.Fatalf("commented defaults do not decode: %v", err)
-	}
-	if want := New(); got.Sync != want.Sync || got.MaxOpenFiles != want.MaxOpenFiles {
-		t.Errorf("commented defaults sync=%v max_open_files=%d differ from New()",
-			got.Sync, got.MaxOpenFiles)
-	}
-	checkReadme(t, reg.Sample)
-}
-
-// commentedDefaults returns the sample's commented-out settings (lines
-// `# key: value` whose key is a setting) as YAML.
-func commentedDefaults(t *testing.T, sample []byte, inst any) string {
-	t.Helper()
-	keys := map[string]bool{}
-	typ := reflect.TypeOf(inst).Elem()
-	for i := 0; i < typ.NumField(); i++ {
-		if k, _, _ := strings.Cut(typ.Field(i).Tag.Get("yaml"), ","); k != "" && k != "-" {
-			keys[k] = true
-		}
-	}
-	var out []string
-	for _, line := range strings.Split(string(sample), "\n") {
-		key, _, ok := strings.Cut(strings.TrimPrefix(line, "# "), ":")
-		if strings.HasPrefix(line, "# ") && ok && keys[key] {
-			out = append(out, strings.TrimPrefix(line, "# "))
-		}
-	}
-	if len(out) == 0 {
-		t.Fatal("sample.yaml shows no commented-out default")
-	}
-	return strings.Join(out, "\n")
-}
-
-// checkReadme checks that README.md shows sample.yaml verbatim, has
-// limitations, and that its first flow snippet loads as written.
-func checkReadme(t *testing.T, sample []byte) {
-	t.Helper()
-	readme, err := os.ReadFile("README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(string(readme), "```yaml\n"+string(sample)+"```") {
-		t.Error("README.md does not hold sample.yaml verbatim in a yaml block")
-	}
-	if !strings.Contains(string(readme), "\n## Limitations\n") {
-		t.Error("README.md has no Limitations section")
-	}
-	m := regexp.MustCompile("(?s)```yaml\n(outputs:.*?)```").FindStringSubmatch(string(readme))
-	if m == nil {
-		t.Fatal("README.md has no flow snippet (a yaml block starting with outputs:)")
-	}
-	if _, err := flow.Parse("README.md", []byte(m[1])); err != nil {
-		t.Errorf("README.md's flow snippet does not load: %v", err)
-	}
-}
-
 func BenchmarkWrite(b *testing.B) {
 	o := New()
 	o.Path = b.TempDir()
@@ -461,4 +389,9 @@ func BenchmarkWrite(b *testing.B) {
 		o.Write(context.Background(), recs)
 	}
 	b.ReportMetric(float64(n*len(recs))/b.Elapsed().Seconds(), "events/s")
+}
+
+// TestSample holds the plugin to the contract every plugin passes.
+func TestSample(t *testing.T) {
+	plugintest.Contract(t, sdk.KindOutput, "file", ".")
 }
