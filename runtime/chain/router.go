@@ -18,8 +18,8 @@ import (
 // output's target template. A failed event goes to the failures target,
 // and a quarantined one (tenant unknown or not trusted, record unreadable)
 // to the quarantine target, of every output whose `when` holds for it or
-// that has no `when`; if that leaves no output, every output takes it,
-// because a failure must land somewhere an operator can see it.
+// that has no `when`. An event no output takes keeps no routes, and the
+// host writes it to the dead-letter queue with the reason.
 type router struct {
 	outs []routeOut
 }
@@ -148,11 +148,11 @@ func (r *router) route(ev *event.Event, rec *sdk.Record) {
 		}
 		r.add(ev, rec, i, o, pick)
 	}
-	if len(rec.Routes) == 0 {
-		for i, o := range r.outs {
-			r.add(ev, rec, i, o, pick)
-		}
-	}
+	// An output whose `when:` does not hold never gets the event, not even
+	// a failure: with one output per customer cluster, a fallback to every
+	// output would copy one customer's record into the others'. A record
+	// no output takes is left without routes; the host keeps it in the
+	// dead-letter queue on local disk.
 }
 
 func (r *router) add(ev *event.Event, rec *sdk.Record, i int, o routeOut, pick func(routeOut) (string, error)) {

@@ -98,6 +98,8 @@ type Runner struct {
 	// dropped, because the new process re-reads from its saved position.
 	gens []atomic.Uint64
 
+	unroutedLog everyMinute
+
 	started atomic.Bool
 	lastErr atomic.Value // string: why an output is retrying, "" when fine
 }
@@ -499,19 +501,29 @@ func (r *Runner) process(ctx context.Context, w int, it *item, outCh []chan deli
 	recs = append(recs, aside...)
 
 	shares := make([][]sdk.Record, len(r.outputs))
+	var unrouted []rejection
 	for _, rec := range recs {
 		if len(rec.Routes) == 0 {
-			// The router always routes; reaching here is an engine bug,
-			// and losing the record silently would be worse.
-			r.log.Error("record has no route; sending it to every output's quarantine",
-				"source", rec.Source)
-			r.router.RouteFailed(&rec, "no route")
+			unrouted = append(unrouted, rejection{rec, unroutedReason(rec)})
+			continue
 		}
 		for _, rt := range rec.Routes {
 			one := rec
 			one.Routes = []sdk.Route{rt}
 			shares[rt.Output] = append(shares[rt.Output], one)
 		}
+	}
+	if len(unrouted) > 0 {
+		// Kept on local disk, not sent anywhere: no output's `when:`
+		// takes these, and guessing one could cross tenants.
+		if err := r.dlq.write("(no output)", unrouted); err != nil {
+			return fmt.Errorf("records no output takes could not be kept in the dead-letter queue (%v); "+
+				"stopping so nothing is lost", err)
+		}
+		for _, u := range unrouted {
+			r.stats.addUnrouted(u.rec)
+		}
+		r.unroutedLog.log(r.log, len(unrouted), unrouted[0].reason)
 	}
 	n := 0
 	for _, s := range shares {
@@ -709,6 +721,37 @@ func (r *Runner) FilterPIDs() []int {
 		out = append(out, p.pid())
 	}
 	return out
+}
+
+// unroutedReason says why a record reached no output.
+func unroutedReason(rec sdk.Record) string {
+	switch {
+	case rec.Quarantine != "":
+		return "quarantined, and no output's when: takes it: " + rec.Quarantine
+	case rec.Error != "":
+		return "failed, and no output's when: takes it: " + rec.Error
+	}
+	return "no output's when: condition holds for this event"
+}
+
+// everyMinute logs a recurring problem at most once a minute, with the
+// count since the last line.
+type everyMinute struct {
+	mu    sync.Mutex
+	last  time.Time
+	count int
+}
+
+func (e *everyMinute) log(l *slog.Logger, n int, example string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.count += n
+	if time.Since(e.last) < time.Minute {
+		return
+	}
+	l.Warn("events no output takes were kept in the dead-letter queue; see `mdrsflow dlq list`",
+		"count", e.count, "example", example)
+	e.last, e.count = time.Now(), 0
 }
 
 func safeName(s string) string {

@@ -484,3 +484,39 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 	defer s.mu.Unlock()
 	return s.w.Write(p)
 }
+
+// An event no output's when: takes is never fanned out to other outputs
+// (one per customer cluster, say): it is kept in the local dead-letter
+// queue, counted, and its batch acknowledged.
+func TestUnroutedEventsGoToTheDeadLetterQueue(t *testing.T) {
+	dir := t.TempDir()
+	sink := filepath.Join(dir, "globex.ndjson")
+	f := writeFlow(t, dir, fmt.Sprintf(`
+inputs:
+  - testgen: {count: 12, batch: 5}
+filters:
+  - testmark: {}
+outputs:
+  - testsink: {path: %q}
+    when: 'meta("tenant") == "globex"'
+`, sink))
+	r, err := host.New(f, host.Options{InProcess: true, DataDir: filepath.Join(dir, "data"), Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(sink); !os.IsNotExist(err) {
+		t.Fatalf("an acme event reached globex's output: %v", err)
+	}
+	if tot := r.Stats().Totals(); tot.Rejected != 12 || tot.Out != 0 {
+		t.Errorf("totals %+v, want 12 dead-lettered", tot)
+	}
+	if dl := r.DeadLetters(); dl.Written != 12 {
+		t.Errorf("dead letters written %d, want 12", dl.Written)
+	}
+	if acks := readLines(t, filepath.Join(dir, "data", "flow", "testgen_1", "acks")); len(acks) != 3 {
+		t.Errorf("%d acks, want 3", len(acks))
+	}
+}

@@ -64,6 +64,20 @@ func (s *Stats) addDelivered(output string, rec sdk.Record) {
 	}
 }
 
+// addUnrouted counts a record no output took, kept in the dead-letter
+// queue; it shows under the output "(no output)".
+func (s *Stats) addUnrouted(rec sdk.Record) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := targetKey{"(no output)", "(dead-letter queue)", rec.Tenant}
+	c := s.targets[k]
+	if c == nil {
+		c = &targetCount{}
+		s.targets[k] = c
+	}
+	c.Rejected++
+}
+
 func (s *Stats) addRejected(output string, rec sdk.Record) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
