@@ -77,7 +77,12 @@ type Chain struct {
 	stats  struct{ in, failed, quarantined, dropped, tagged atomic.Uint64 }
 	now    func() time.Time
 	buf    []byte
+	// decided is the current event's tenant as a tenant step set it.
+	decided string
 }
+
+// tenantStep is the one filter allowed to set an event's tenant.
+const tenantStep = "tenant"
 
 type step struct {
 	spec   StepSpec
@@ -254,6 +259,7 @@ func (c *Chain) processOne(rec *sdk.Record) bool {
 			}
 			failure = f
 		}
+		c.holdTenant(ev)
 		if failure == "" {
 			if err := ev.Expand(); err != nil {
 				failure = fmt.Sprintf("%s: the document cannot be written: %v", whereOf(rec), err)
@@ -315,7 +321,26 @@ func (c *Chain) apply(ev *event.Event) (keep bool, failure string) {
 	return c.applyRaw(ev, nil)
 }
 
+// holdTenant quarantines an event whose tenant changed after the last
+// tenant step decided it: only the tenant filter may set the tenant, so a
+// `set`, `copy` or plugin that writes @metadata.tenant cannot move an
+// event into another customer's target.
+func (c *Chain) holdTenant(ev *event.Event) {
+	if got := ev.MetaString("tenant"); got != c.decided {
+		ev.SetMeta("quarantine", fmt.Sprintf("the tenant was changed from %q to %q by a step after the "+
+			"tenant filter; only the tenant filter may set it", c.decided, got))
+		if c.decided == "" {
+			delete(ev.Meta(), "tenant")
+		} else {
+			ev.SetMeta("tenant", c.decided)
+		}
+	}
+}
+
 func (c *Chain) applyRaw(ev *event.Event, raw []byte) (keep bool, failure string) {
+	// The tenant as the flow's tenant filter (here or in an earlier
+	// stage) decided it; see holdTenant.
+	c.decided = ev.MetaString("tenant")
 	for i := 0; i < len(c.steps); i++ {
 		s := &c.steps[i]
 		if s.cond != nil {
@@ -332,6 +357,9 @@ func (c *Chain) applyRaw(ev *event.Event, raw []byte) (keep bool, failure string
 			continue // a guard whose condition held
 		}
 		err := safeApply(s.filter, ev, raw)
+		if s.spec.Name == tenantStep {
+			c.decided = ev.MetaString("tenant")
+		}
 		if err == nil {
 			continue
 		}

@@ -410,13 +410,12 @@ func TestTenantIsolationProperty(t *testing.T) {
 // other than the tenant filter (here a set step copying a field into
 // @metadata.tenant) is checked before it becomes part of a target.
 func TestRouterChecksTenantMetadata(t *testing.T) {
+	// The tenant arrives as metadata from an earlier stage of the flow
+	// (another process), so only the router's own check stands between
+	// it and a target.
 	const text = `name: meta
 routing:
   target: "logs-{data_stream.dataset}-{tenant}"
-filters:
-  - set:
-      expr:
-        '@metadata.tenant': customer
 outputs:
   - file: {path: out}
 `
@@ -447,8 +446,9 @@ outputs:
 		{"", quarantineTarget, "needs {tenant} and the event has none"},
 	} {
 		t.Run(tc.customer, func(t *testing.T) {
-			in := fmt.Sprintf(`{"customer":%q,"data_stream":{"dataset":"conn"}}`, tc.customer)
-			out, _ := c.Process([]sdk.Record{{Data: []byte(in)}})
+			in := `{"data_stream":{"dataset":"conn"}}`
+			meta := fmt.Sprintf(`{"tenant":%q}`, tc.customer)
+			out, _ := c.Process([]sdk.Record{{Data: []byte(in), Meta: []byte(meta)}})
 			rec := out[0]
 			if got := rec.Routes[0].Target; got != tc.target {
 				t.Errorf("target %q, want %q", got, tc.target)
@@ -460,5 +460,49 @@ outputs:
 				t.Errorf("quarantined document is not tagged: %s", rec.Data)
 			}
 		})
+	}
+}
+
+// A step after the tenant filter that writes @metadata.tenant (a set, a
+// copy from a record field, a plugin) cannot move the event: it is
+// quarantined, even when the new tenant is a valid, allowed one.
+func TestOnlyTheTenantFilterSetsTheTenant(t *testing.T) {
+	const text = `name: meta
+routing:
+  target: "logs-{data_stream.dataset}-{tenant}"
+filters:
+  - tenant: {static: acme, allow: [acme, globex]}
+  - copy: {fields: {customer: "@metadata.tenant"}}
+    if: customer != nil
+outputs:
+  - file: {path: out}
+`
+	f, err := flow.Parse(filepath.Join(t.TempDir(), "meta.yaml"), []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Complete()
+	spec, err := chain.SpecFromFlow(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := chain.Build(context.Background(), spec, sdk.Env{Flow: f.Name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for _, tc := range []struct{ in, target, quarantine string }{
+		{`{"data_stream":{"dataset":"conn"}}`, "logs-conn-acme", ""},
+		{`{"customer":"globex","data_stream":{"dataset":"conn"}}`, quarantineTarget, `changed from "acme" to "globex"`},
+		{`{"customer":"acme","data_stream":{"dataset":"conn"}}`, "logs-conn-acme", ""},
+	} {
+		out, _ := c.Process([]sdk.Record{{Data: []byte(tc.in)}})
+		rec := out[0]
+		if got := rec.Routes[0].Target; got != tc.target {
+			t.Errorf("%s: target %q, want %q", tc.in, got, tc.target)
+		}
+		if !strings.Contains(rec.Quarantine, tc.quarantine) || (tc.quarantine == "") != (rec.Quarantine == "") {
+			t.Errorf("%s: quarantine %q, want %q", tc.in, rec.Quarantine, tc.quarantine)
+		}
 	}
 }

@@ -24,6 +24,8 @@ import (
 	"github.com/mdrsflow/mdrsflow/runtime/wire"
 	"github.com/mdrsflow/mdrsflow/sdk"
 	"github.com/mdrsflow/mdrsflow/sdk/serve"
+
+	_ "github.com/mdrsflow/mdrsflow/plugins/filters/tenant"
 )
 
 // The test binary doubles as the plugin process: the host re-runs it
@@ -91,8 +93,11 @@ func (g *genInput) Run(ctx context.Context, emit sdk.Emit) error {
 		id++
 		b := sdk.Batch{ID: id}
 		for j := 0; j < g.Batch && i < g.Count; j, i = j+1, i+1 {
-			b.Records = append(b.Records, sdk.Record{Data: []byte(fmt.Sprintf(`{"n":%d,"_system_name":"s-%s"}`, i, g.Tenant)),
-				Source: fmt.Sprintf("gen:%d", i)})
+			data := fmt.Sprintf(`{"n":%d}`, i)
+			if g.Tenant != "" {
+				data = fmt.Sprintf(`{"n":%d,"_system_name":"s-%s"}`, i, g.Tenant)
+			}
+			b.Records = append(b.Records, sdk.Record{Data: []byte(data), Source: fmt.Sprintf("gen:%d", i)})
 		}
 		if err := emit(ctx, b); err != nil {
 			return nil
@@ -129,7 +134,8 @@ func (crashFilter) Apply(ev *sdk.Event) error {
 	return nil
 }
 
-// markFilter sets tenant metadata from the event, and marks poison.
+// markFilter sets the data stream fields and marks poison; the flows put
+// the real tenant filter before it.
 type markFilter struct {
 	PoisonN []int64 `yaml:"poison_n"`
 }
@@ -141,7 +147,6 @@ func (m *markFilter) Apply(ev *sdk.Event) error {
 			ev.Fields()["poison"] = true
 		}
 	}
-	ev.SetMeta("tenant", "acme")
 	ev.Fields()["data_stream"] = map[string]any{"type": "logs", "dataset": "test"}
 	return nil
 }
@@ -248,6 +253,7 @@ func TestRunDeliversEveryEventOnce(t *testing.T) {
 inputs:
   - testgen: {count: 95, batch: 10}
 filters:
+  - tenant: {static: acme}
   - testmark: {}
 outputs:
   - testsink: {path: %q}
@@ -304,6 +310,7 @@ func TestPoisonEventIsIsolated(t *testing.T) {
 inputs:
   - testgen: {count: 40, batch: 16}
 filters:
+  - tenant: {static: acme}
   - testmark: {poison_n: [21]}
   - testcrash: {}
 outputs:
@@ -353,6 +360,7 @@ func TestKillFilterProcessMidRun(t *testing.T) {
 inputs:
   - testgen: {count: %d, batch: 5, delay: 5ms}
 filters:
+  - tenant: {static: acme}
   - testmark: {}
 outputs:
   - testsink: {path: %q}
@@ -429,6 +437,7 @@ func TestExternalPlugin(t *testing.T) {
 inputs:
   - testgen: {count: 30, batch: 7}
 filters:
+  - tenant: {static: acme}
   - testmark: {}
   - external:
       path: %q
@@ -495,6 +504,7 @@ func TestUnroutedEventsGoToTheDeadLetterQueue(t *testing.T) {
 inputs:
   - testgen: {count: 12, batch: 5}
 filters:
+  - tenant: {static: acme}
   - testmark: {}
 outputs:
   - testsink: {path: %q}
