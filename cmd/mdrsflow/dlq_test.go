@@ -48,8 +48,8 @@ outputs:
 	if err != nil {
 		t.Fatalf("run: %v\n%s\n%s", err, out, errOut)
 	}
-	if !strings.Contains(out, "dead-lettered: 4") || refusing.Count() != 36 {
-		t.Fatalf("run stored %d:\n%s", refusing.Count(), out)
+	if !strings.Contains(errOut, "dead-lettered: 4") || refusing.Count() != 36 {
+		t.Fatalf("run stored %d:\n%s", refusing.Count(), errOut)
 	}
 
 	out, errOut, err = mdrsflow(t, dir, env, "dlq", "list", "--data-dir", "data")

@@ -94,9 +94,9 @@ func TestQuickstartEndToEnd(t *testing.T) {
 		want += dataLines(t, f)
 	}
 
-	m := totalsRE.FindStringSubmatch(stdout)
+	m := totalsRE.FindStringSubmatch(stderr)
 	if m == nil {
-		t.Fatalf("no totals line in the output:\n%s", stdout)
+		t.Fatalf("no totals line on stderr:\n%s", stderr)
 	}
 	n := func(i int) int { v, _ := strconv.Atoi(m[i]); return v }
 	if n(1) != want {
@@ -138,8 +138,8 @@ func TestQuickstartEndToEnd(t *testing.T) {
 	if failures != n(3)+n(4) {
 		t.Errorf("%d documents carry error.message, the summary counts %d failed+quarantined", failures, n(3)+n(4))
 	}
-	if !strings.Contains(stdout, "logs-corelight.conn-default") {
-		t.Errorf("no conn target for the default tenant in the summary:\n%s", stdout)
+	if !strings.Contains(stderr, "logs-corelight.conn-default") {
+		t.Errorf("no conn target for the default tenant in the summary:\n%s", stderr)
 	}
 
 	// A second run reads nothing: positions were saved.
@@ -148,8 +148,8 @@ func TestQuickstartEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatalf("second run failed: %v\n%s\n%s", err, stdout2, stderr2)
 	}
-	if m2 := totalsRE.FindStringSubmatch(stdout2); m2 == nil || m2[1] != "0" {
-		t.Errorf("second run read events again:\n%s", stdout2)
+	if m2 := totalsRE.FindStringSubmatch(stderr2); m2 == nil || m2[1] != "0" {
+		t.Errorf("second run read events again:\n%s", stderr2)
 	}
 }
 
@@ -232,9 +232,9 @@ func TestSIGTERMDrainsAndExits(t *testing.T) {
 		_ = cmd.Process.Kill()
 		t.Fatalf("no exit within a minute of SIGTERM\nstderr:\n%s", e.String())
 	}
-	m := totalsRE.FindStringSubmatch(o.String())
+	m := totalsRE.FindStringSubmatch(e.String())
 	if m == nil || m[1] != strconv.Itoa(want) || m[2] != strconv.Itoa(want) {
-		t.Fatalf("totals after SIGTERM: %q, want %d in and out\n%s", m, want, o.String())
+		t.Fatalf("totals after SIGTERM: %q, want %d in and out\n%s", m, want, e.String())
 	}
 	if !strings.Contains(e.String(), "stopping: draining") {
 		t.Errorf("no drain logged:\n%s", e.String())

@@ -38,7 +38,7 @@ built-in filters share one); a plugin process that dies is restarted. On
 SIGINT or SIGTERM, in-flight batches are drained before exit. A flow whose
 inputs all read to the end (read_once) ends by itself. At the end, the counts
 of events in, out, failed, quarantined, dropped and dead-lettered are printed
-per output and target.`,
+per output and target, on stderr (stdout is left to the stdout output).`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runFlows(cmd, args, f)
@@ -116,7 +116,8 @@ func runFlows(cmd *cobra.Command, paths []string, f *runFlags) error {
 	}
 	wg.Wait()
 
-	out := cmd.OutOrStdout()
+	// The counts go to stderr: stdout may carry events (the stdout output).
+	out := cmd.ErrOrStderr()
 	for i, r := range runners {
 		if len(runners) > 1 {
 			fmt.Fprintf(out, "flow %s:\n", paths[i])

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"os/exec"
+	"time"
 
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc/codes"
@@ -41,7 +43,9 @@ func Launch(cmd *exec.Cmd, kind sdk.Kind, logger *slog.Logger, sum []byte) (*Pro
 		AutoMTLS:         true,
 		GRPCDialOptions:  DialOptions(),
 		Logger:           newHCLogger(logger),
-		SyncStdout:       io.Discard,
+		// A plugin's standard output (the stdout output writes events
+		// there) is the host's, as it would be in-process.
+		SyncStdout: os.Stdout,
 	}
 	if sum != nil {
 		cfg.SecureConfig = &plugin.SecureConfig{Checksum: sum, Hash: sha256New()}
@@ -212,6 +216,7 @@ func (oc *outputClient) Close() error {
 // Serve runs this process as a plugin until the host ends it. Logs go to
 // stderr as JSON lines, which the host re-emits under the plugin's name.
 func Serve(o *Opener) {
+	go exitWithParent()
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig: Handshake,
 		Plugins:         PluginMap(o),
@@ -225,4 +230,16 @@ func (p *Process) Pid() int {
 		return rc.Pid
 	}
 	return 0
+}
+
+// exitWithParent ends a plugin process whose host has died without
+// stopping it (SIGKILL, OOM kill), instead of leaving it running as an
+// orphan: the parent process id changes when the host goes away.
+func exitWithParent() {
+	parent := os.Getppid()
+	for range time.Tick(time.Second) {
+		if os.Getppid() != parent {
+			os.Exit(3)
+		}
+	}
 }

@@ -51,7 +51,15 @@ func (h *hcLogger) Log(level hclog.Level, msg string, args ...any) {
 			lv = slog.LevelDebug
 		}
 	}
-	all := append(append([]any{}, h.args...), args...)
+	// The host's logger already carries flow, plugin and kind; the same
+	// keys from the plugin's own line would be written twice.
+	all := append([]any{}, h.args...)
+	for i := 0; i+1 < len(args); i += 2 {
+		if k, ok := args[i].(string); ok && (k == "flow" || k == "plugin" || k == "kind") {
+			continue
+		}
+		all = append(all, args[i], args[i+1])
+	}
 	// A plugin's JSON line carries its own timestamp; slog adds ours.
 	for i := 0; i+1 < len(all); i += 2 {
 		if k, ok := all[i].(string); ok && (k == "timestamp" || k == "@timestamp") {
