@@ -66,11 +66,17 @@ func runFlows(cmd *cobra.Command, paths []string, f *runFlags) error {
 		return err
 	}
 	var runners []*host.Runner
+	names := map[string]string{}
 	for _, p := range paths {
 		fl, err := flow.Load(p)
 		if err != nil {
 			return err
 		}
+		if other, dup := names[fl.Name]; dup {
+			return fmt.Errorf("%s and %s are both named %q: two flows of one name would share read "+
+				"positions and write every event twice; give each its own `name:`", other, p, fl.Name)
+		}
+		names[fl.Name] = p
 		r, err := host.New(fl, host.Options{
 			InProcess: f.inProcess, Command: command, DataDir: f.dataDir,
 			Logger: slog.Default(), Workers: f.workers, QueueBatches: f.queue,

@@ -444,3 +444,9 @@ func ParseSize(s string) (int64, error) {
 	}
 	return n * mult, nil
 }
+
+// TryLock takes an exclusive advisory lock on f without waiting, or
+// returns ErrBusy when another process holds one. The lock goes with the
+// file's last close. The host uses it too, so that one flow's data
+// directory has one writer.
+func TryLock(f *os.File) error { return tryLock(f) }

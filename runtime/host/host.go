@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -28,6 +29,7 @@ import (
 	"time"
 
 	"github.com/mdrsflow/mdrsflow/runtime/chain"
+	"github.com/mdrsflow/mdrsflow/runtime/dlq"
 	"github.com/mdrsflow/mdrsflow/runtime/flow"
 	"github.com/mdrsflow/mdrsflow/runtime/stage"
 	"github.com/mdrsflow/mdrsflow/runtime/wire"
@@ -322,6 +324,12 @@ func (r *Runner) Run(ctx context.Context) (err error) {
 		err = errors.Join(err, r.closeAll())
 		r.stats.Elapsed = time.Since(start)
 	}()
+
+	unlock, err := r.lockDataDir()
+	if err != nil {
+		return err
+	}
+	defer unlock()
 
 	// Parts are opened outputs first, so nothing is read before there is
 	// somewhere to put it.
@@ -721,6 +729,31 @@ func (r *Runner) FilterPIDs() []int {
 		out = append(out, p.pid())
 	}
 	return out
+}
+
+// lockDataDir makes sure one process at a time runs this flow on this
+// data directory: two would read the same files from the same positions
+// and write every event twice.
+func (r *Runner) lockDataDir() (func(), error) {
+	dir := filepath.Join(r.opts.DataDir, safeName(r.flow.Name))
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	path := filepath.Join(dir, "run.lock")
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o640)
+	if err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	if err := dlq.TryLock(f); err != nil {
+		f.Close()
+		if errors.Is(err, dlq.ErrBusy) {
+			return nil, fmt.Errorf("flow %q is already running with data directory %s (lock %s held); "+
+				"stop the other mdrsflow, or give this one its own --data-dir or flow name",
+				r.flow.Name, r.opts.DataDir, path)
+		}
+		return nil, fmt.Errorf("data directory lock %s: %w", path, err)
+	}
+	return func() { f.Close() }, nil
 }
 
 // unroutedReason says why a record reached no output.

@@ -530,3 +530,47 @@ outputs:
 		t.Errorf("%d acks, want 3", len(acks))
 	}
 }
+
+// Two processes running one flow on one data directory would read the
+// same positions and write everything twice: the second refuses to start.
+func TestOneRunnerPerFlowAndDataDir(t *testing.T) {
+	dir := t.TempDir()
+	f := writeFlow(t, dir, fmt.Sprintf(`
+inputs:
+  - testgen: {count: 1000, batch: 1, delay: 10ms}
+filters:
+  - tenant: {static: acme}
+  - testmark: {}
+outputs:
+  - testsink: {path: %q}
+`, filepath.Join(dir, "sink.ndjson")))
+	opts := host.Options{InProcess: true, DataDir: filepath.Join(dir, "data"), Logger: quietLogger()}
+	first, err := host.New(f, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- first.Run(ctx) }()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if ok, _ := first.Ready(); ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("first runner never became ready")
+		}
+	}
+
+	second, err := host.New(f, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = second.Run(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "already running") {
+		t.Fatalf("second runner: %v, want an 'already running' error", err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
