@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -26,6 +27,7 @@ type runFlags struct {
 	httpAddr   string
 	tokenFile  string
 	openProbes bool
+	stageTime  time.Duration
 }
 
 func runCmd() *cobra.Command {
@@ -50,6 +52,8 @@ per output and target, on stderr (stdout is left to the stdout output).`,
 		"run built-in plugins inside this process instead of as subprocesses (less isolation; for measurement)")
 	c.Flags().IntVar(&f.workers, "workers", 1, "batches processed by the filters at once, each worker with its own filter processes")
 	c.Flags().IntVar(&f.queue, "queue", 8, "batches held between the inputs and the filters before inputs wait")
+	c.Flags().DurationVar(&f.stageTime, "stage-timeout", time.Minute,
+		"longest a filter process may take over one batch before it is killed and restarted (a hung plugin)")
 	c.Flags().StringVar(&f.httpAddr, "http", envOr("MDRSFLOW_HTTP", "127.0.0.1:9600"),
 		"address of the health, readiness, metrics and status endpoints; empty disables them (env MDRSFLOW_HTTP)")
 	c.Flags().StringVar(&f.tokenFile, "http-token-file", os.Getenv("MDRSFLOW_HTTP_TOKEN_FILE"),
@@ -79,7 +83,7 @@ func runFlows(cmd *cobra.Command, paths []string, f *runFlags) error {
 		names[fl.Name] = p
 		r, err := host.New(fl, host.Options{
 			InProcess: f.inProcess, Command: command, DataDir: f.dataDir,
-			Logger: slog.Default(), Workers: f.workers, QueueBatches: f.queue,
+			Logger: slog.Default(), Workers: f.workers, QueueBatches: f.queue, StageTimeout: f.stageTime,
 		})
 		if err != nil {
 			return err

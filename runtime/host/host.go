@@ -57,6 +57,11 @@ type Options struct {
 	// RetryBase and RetryMax shape the backoff for records an output
 	// asks to retry.
 	RetryBase, RetryMax time.Duration
+	// StageTimeout bounds one batch in one filter process. A process
+	// that takes longer is killed and handled as one that died: restarted,
+	// the batch retried and split, a record that hangs it every time set
+	// aside. Filters running in-process cannot be interrupted.
+	StageTimeout time.Duration
 }
 
 func (o *Options) defaults() {
@@ -77,6 +82,9 @@ func (o *Options) defaults() {
 	}
 	if o.RetryMax <= 0 {
 		o.RetryMax = 30 * time.Second
+	}
+	if o.StageTimeout <= 0 {
+		o.StageTimeout = time.Minute
 	}
 	if o.DataDir == "" {
 		o.DataDir = "data"
@@ -573,9 +581,17 @@ func (r *Runner) runStage(ctx context.Context, p *part, recs []sdk.Record, depth
 	for attempt := 0; attempt < 2; attempt++ {
 		// The stage may reuse the slice; keep the originals for a retry.
 		in := append([]sdk.Record(nil), recs...)
-		res, perr := p.currentFilter().Process(ctx, sdk.Batch{Records: in})
+		sctx, cancel := context.WithTimeout(ctx, r.opts.StageTimeout)
+		res, perr := p.currentFilter().Process(sctx, sdk.Batch{Records: in})
+		timedOut := sctx.Err() == context.DeadlineExceeded && ctx.Err() == nil
+		cancel()
 		if perr == nil {
 			return res.Batch.Records, res.Dropped, nil, nil
+		}
+		if timedOut && p.launch != nil {
+			r.log.Error("filter plugin process took too long over a batch; killing it",
+				"plugin", p.cfg.ID, "records", len(recs), "timeout", r.opts.StageTimeout)
+			p.kill()
 		}
 		if !p.died(perr) {
 			return nil, 0, nil, fmt.Errorf("filter stage %s: %w", p.cfg.ID, perr)

@@ -70,6 +70,7 @@ func selfCommand(t testing.TB) func() *exec.Cmd {
 func init() {
 	sdk.Register(sdk.Registration{Kind: sdk.KindInput, Name: "testgen", New: func() any { return &genInput{Batch: 10} }})
 	sdk.Register(sdk.Registration{Kind: sdk.KindFilter, Name: "testcrash", New: func() any { return &crashFilter{} }})
+	sdk.Register(sdk.Registration{Kind: sdk.KindFilter, Name: "testhang", New: func() any { return &hangFilter{} }})
 	sdk.Register(sdk.Registration{Kind: sdk.KindFilter, Name: "testmark", New: func() any { return &markFilter{} }})
 	sdk.Register(sdk.Registration{Kind: sdk.KindOutput, Name: "testsink", New: func() any { return &sinkOutput{} }})
 }
@@ -130,6 +131,16 @@ type crashFilter struct{}
 func (crashFilter) Apply(ev *sdk.Event) error {
 	if ev.Fields()["poison"] == true {
 		os.Exit(3)
+	}
+	return nil
+}
+
+// hangFilter never returns on an event with "poison": true.
+type hangFilter struct{}
+
+func (hangFilter) Apply(ev *sdk.Event) error {
+	if ev.Fields()["poison"] == true {
+		select {}
 	}
 	return nil
 }
@@ -572,5 +583,49 @@ outputs:
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A filter process that hangs on a record is killed after the stage
+// timeout and handled like one that died: the record is found and set
+// aside, everything else delivered once.
+func TestHungFilterIsKilled(t *testing.T) {
+	dir := t.TempDir()
+	sink := filepath.Join(dir, "sink.ndjson")
+	f := writeFlow(t, dir, fmt.Sprintf(`
+inputs:
+  - testgen: {count: 20, batch: 8}
+filters:
+  - tenant: {static: acme}
+  - testmark: {poison_n: [5]}
+  - testhang: {}
+outputs:
+  - testsink: {path: %q}
+`, sink))
+	r, err := host.New(f, host.Options{Command: selfCommand(t), DataDir: filepath.Join(dir, "data"),
+		Logger: quietLogger(), StageTimeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := r.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := readSink(t, sink)
+	if len(got) != 20 {
+		t.Fatalf("%d records, want 20", len(got))
+	}
+	quarantined := 0
+	for _, s := range got {
+		if s.Quarantine != "" {
+			quarantined++
+			if eo, _ := s.Data["event"].(map[string]any); eo == nil || !strings.Contains(eo["original"].(string), `"n":5`) {
+				t.Errorf("the wrong record was set aside: %+v", s)
+			}
+		}
+	}
+	if quarantined != 1 {
+		t.Errorf("%d records set aside, want 1", quarantined)
 	}
 }

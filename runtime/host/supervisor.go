@@ -151,6 +151,16 @@ func (p *part) close() error {
 	return err
 }
 
+// kill ends the subprocess at once (a hung plugin); the next call finds
+// it dead and restarts it.
+func (p *part) kill() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.proc != nil {
+		p.proc.Kill()
+	}
+}
+
 // pid of the subprocess, for tests that kill it; 0 in-process.
 func (p *part) pid() int {
 	p.mu.Lock()
