@@ -177,6 +177,18 @@ func (t *Tenant) determine(ev *sdk.Event) (id, from, reason string) {
 			from := fmt.Sprintf("sensor name %s (in %s)", field.Quote(name), t.sensor)
 			return name[i+len(t.Separator):], from, ""
 		}
+		if i >= 0 {
+			// "sensor-" names a tenant and leaves it empty: a broken
+			// sensor setting, not a sensor without a tenant, so it is
+			// not repaired with the static tenant.
+			return "", "", fmt.Sprintf("sensor name %s (in %s) ends in %q with no tenant after it",
+				field.Quote(name), t.sensor, t.Separator)
+		}
+	}
+	if ok && v != nil && !isText {
+		// A sensor name that is not text is a broken record; the static
+		// tenant would only hide it.
+		return "", "", fmt.Sprintf("%s holds %s (%s), not a sensor name", t.sensor, field.Kind(v), field.Quote(v))
 	}
 	if t.static != "" {
 		return t.static, "the static setting", ""
