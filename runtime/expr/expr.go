@@ -16,6 +16,9 @@ import (
 	"strings"
 
 	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
+	exprbuiltin "github.com/expr-lang/expr/builtin"
+	"github.com/expr-lang/expr/parser"
 	"github.com/expr-lang/expr/vm"
 
 	"github.com/mdrsflow/mdrsflow/runtime/event"
@@ -47,8 +50,45 @@ func options(extra ...expr.Option) []expr.Option {
 	return append(opts, extra...)
 }
 
+// ourFuncs are the functions this package adds to expr's builtins.
+var ourFuncs = map[string]bool{"meta": true, "env": true, "lower": true}
+
+// checkCalls rejects a call of a function that does not exist. With
+// undefined variables allowed (a missing field is nil), expr would accept
+// `nosuchfunc(x)` and fail on every event at run time instead.
+func checkCalls(src string) error {
+	tree, err := parser.Parse(src)
+	if err != nil {
+		return nil // Compile reports syntax errors with position
+	}
+	var bad string
+	ast.Walk(&tree.Node, visitor(func(n *ast.Node) {
+		call, ok := (*n).(*ast.CallNode)
+		if !ok || bad != "" {
+			return
+		}
+		if id, ok := call.Callee.(*ast.IdentifierNode); ok {
+			if _, builtin := exprbuiltin.Index[id.Value]; !builtin && !ourFuncs[id.Value] {
+				bad = id.Value
+			}
+		}
+	}))
+	if bad != "" {
+		return fmt.Errorf("unknown function %s(); the functions are expr-lang's builtins "+
+			"(https://expr-lang.org/docs/language-definition) and meta(), env(), lower()", bad)
+	}
+	return nil
+}
+
+type visitor func(*ast.Node)
+
+func (v visitor) Visit(n *ast.Node) { v(n) }
+
 // Compile compiles src for evaluation against events.
 func Compile(src string) (*Program, error) {
+	if err := checkCalls(src); err != nil {
+		return nil, fmt.Errorf("expression %q: %w", src, err)
+	}
 	rw := rewriteMeta(src)
 	p, err := expr.Compile(rw, options()...)
 	if err != nil {
@@ -59,6 +99,9 @@ func Compile(src string) (*Program, error) {
 
 // CompileBool compiles a condition; it must give a boolean.
 func CompileBool(src string) (*Program, error) {
+	if err := checkCalls(src); err != nil {
+		return nil, fmt.Errorf("condition %q: %w", src, err)
+	}
 	rw := rewriteMeta(src)
 	p, err := expr.Compile(rw, options(expr.AsBool())...)
 	if err != nil {

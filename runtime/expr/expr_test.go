@@ -1,6 +1,7 @@
 package expr
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/expr-lang/expr"
@@ -41,6 +42,19 @@ func TestEval(t *testing.T) {
 				t.Fatalf("got %#v (%T), want %#v", got, got, c.want)
 			}
 		})
+	}
+}
+
+func TestUnknownFunctionIsACompileError(t *testing.T) {
+	for _, src := range []string{`nosuchfunc(query)`, `lower(x) == "a" && lenn(y) > 0`} {
+		if _, err := CompileBool(src); err == nil || !strings.Contains(err.Error(), "unknown function") {
+			t.Errorf("%s: %v", src, err)
+		}
+	}
+	for _, src := range []string{`len(x) > 0`, `meta("a") == env("B")`, `hasPrefix(lower(s), "x")`} {
+		if _, err := CompileBool(src); err != nil {
+			t.Errorf("%s: %v", src, err)
+		}
 	}
 }
 
