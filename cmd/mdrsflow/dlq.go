@@ -37,7 +37,7 @@ duplicate. The queue is bounded by MDRSFLOW_DLQ_MAX_SIZE (default 1GiB); when it
 is full, its oldest file is deleted with an error in the log.`,
 	}
 	c.PersistentFlags().StringVar(&dataDir, "data-dir", envOr("MDRSFLOW_DATA", "data"),
-		"folder given to `mdrsflow run --data-dir` (env MDRSFLOW_DATA)")
+		"data folder the flow ran with, as given to mdrsflow run --data-dir (env MDRSFLOW_DATA)")
 	c.AddCommand(dlqListCmd(&dataDir), dlqReplayCmd(&dataDir))
 	return c
 }

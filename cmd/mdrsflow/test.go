@@ -66,7 +66,7 @@ each failing case with its differences, field by field.`,
 			return nil
 		},
 	}
-	c.Flags().BoolVar(&subprocess, "subprocess", false, "run the flow's filters in a plugin process, as `run` does")
+	c.Flags().BoolVar(&subprocess, "subprocess", false, "run the flow's filters in a plugin process, as mdrsflow run does")
 	c.Flags().BoolVarP(&verbose, "verbose", "v", false, "list passing cases too")
 	return c
 }

@@ -804,6 +804,11 @@ func (e *everyMinute) log(l *slog.Logger, n int, example string) {
 }
 
 func safeName(s string) string {
+	// Never "", "." or "..": a flow or plugin name must not point the
+	// data directory somewhere else.
+	if strings.Trim(s, ".") == "" {
+		return "_" + strings.Repeat("_", len(s))
+	}
 	return strings.Map(func(c rune) rune {
 		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.' {
 			return c
