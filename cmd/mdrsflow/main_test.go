@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -247,4 +248,39 @@ func countLines(path string) int {
 		return 0
 	}
 	return bytes.Count(b, []byte{'\n'})
+}
+
+// The stdout output, running as a plugin process, writes to the host's
+// standard output; the run's counts stay on stderr, so stdout is pure
+// NDJSON.
+func TestStdoutOutputAsSubprocess(t *testing.T) {
+	root := repoRoot(t)
+	dir := t.TempDir()
+	flowText := fmt.Sprintf(`name: tostdout
+inputs:
+  - file: {paths: [%q], positions: false}
+filters:
+  - tenant: {static: acme}
+  - use: %q
+outputs:
+  - stdout: {}
+`, filepath.Join(root, "testdata/zeek/json/capture_loss.log"), filepath.Join(root, "flows/corelight.yaml"))
+	path := filepath.Join(dir, "f.yaml")
+	if err := os.WriteFile(path, []byte(flowText), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, err := mdrsflow(t, dir, nil, "run", "--data-dir", filepath.Join(dir, "data"), path)
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, stderr)
+	}
+	want := dataLines(t, filepath.Join(root, "testdata/zeek/json/capture_loss.log"))
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	if len(lines) != want {
+		t.Fatalf("stdout has %d lines, want %d:\n%s\nstderr:\n%s", len(lines), want, stdout, stderr)
+	}
+	for _, l := range lines {
+		if !json.Valid([]byte(l)) {
+			t.Fatalf("stdout line is not JSON: %q", l)
+		}
+	}
 }
