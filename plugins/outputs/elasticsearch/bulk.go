@@ -69,6 +69,9 @@ func (e *Elasticsearch) Write(ctx context.Context, recs []sdk.Record) []sdk.Resu
 		e.writeCluster(ctx, c, byC[c], res)
 	}
 
+	for i := range res {
+		res[i].Reason = redact(res[i].Reason)
+	}
 	e.countResults(res)
 	e.countQuarantined(quarOf, lastQuar)
 	return res
@@ -251,6 +254,10 @@ func requestRejects(code int) bool {
 // requestReason turns an error answer to a request into a line for an
 // operator.
 func requestReason(request string, code int, body []byte) string {
+	return redact(requestReasonRaw(request, code, body))
+}
+
+func requestReasonRaw(request string, code int, body []byte) string {
 	var eb struct {
 		Error json.RawMessage `json:"error"`
 	}

@@ -166,6 +166,7 @@ func (c *cluster) health() (bool, string) {
 // setHealth records the outcome of a request and logs a change of
 // reachability (never once per request).
 func (c *cluster) setHealth(reachable bool, lastErr string) {
+	lastErr = redact(lastErr)
 	c.mu.Lock()
 	was, checked := c.reachable, c.checked
 	c.reachable, c.lastErr, c.checked = reachable, lastErr, true

@@ -10,8 +10,10 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	elastic "github.com/elastic/go-elasticsearch/v8"
 	"go.yaml.in/yaml/v3"
@@ -36,6 +38,9 @@ func (e *Elasticsearch) connection() (connection, error) {
 	token, err := secret("service_token", e.ServiceToken, e.ServiceTokenFile)
 	if err != nil {
 		return connection{}, err
+	}
+	if e.Username != "" && password != "" {
+		registerSecret(e.Username + ":" + password) // basic auth on the wire
 	}
 	return connection{
 		hosts: e.Hosts, cloudID: e.CloudID, apiKey: Secret(apiKey), username: e.Username,
@@ -89,6 +94,7 @@ func (e *Elasticsearch) clientConfig(c connection) (elastic.Config, error) {
 // with surrounding white space trimmed.
 func secret(name string, value Secret, file string) (string, error) {
 	if file == "" {
+		registerSecret(string(value))
 		return string(value), nil
 	}
 	b, err := os.ReadFile(file)
@@ -100,7 +106,42 @@ func secret(name string, value Secret, file string) (string, error) {
 		return "", fmt.Errorf("elasticsearch: %s_file %q is empty; write the %s into it",
 			name, file, name)
 	}
+	registerSecret(s)
 	return s, nil
+}
+
+// The credentials this process uses, in the forms they take on the wire,
+// so that text a cluster or a proxy sends back (an error that echoes the
+// Authorization header, say) never carries them into a log line, a
+// health report or the dead-letter queue.
+var (
+	secretsMu sync.RWMutex
+	secrets   []string
+)
+
+func registerSecret(v string) {
+	if len(v) < 4 {
+		return // too short to redact without mangling ordinary text
+	}
+	secretsMu.Lock()
+	defer secretsMu.Unlock()
+	for _, form := range []string{v, base64.StdEncoding.EncodeToString([]byte(v))} {
+		if !slices.Contains(secrets, form) {
+			secrets = append(secrets, form)
+		}
+	}
+}
+
+// redact replaces every registered credential in s.
+func redact(s string) string {
+	secretsMu.RLock()
+	defer secretsMu.RUnlock()
+	for _, v := range secrets {
+		if strings.Contains(s, v) {
+			s = strings.ReplaceAll(s, v, "[redacted]")
+		}
+	}
+	return s
 }
 
 func tlsConfig(c connection) (*tls.Config, error) {

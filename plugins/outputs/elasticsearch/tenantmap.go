@@ -177,6 +177,7 @@ func secretRef(name, envName, file string, env func(string) (string, bool)) (str
 		if !ok || strings.TrimSpace(v) == "" {
 			return "", fmt.Errorf("%s_env names %s, which is not set or empty", name, envName)
 		}
+		registerSecret(strings.TrimSpace(v))
 		return strings.TrimSpace(v), nil
 	}
 	if file == "" {
