@@ -583,17 +583,18 @@ func (r *Runner) runStage(ctx context.Context, p *part, recs []sdk.Record, depth
 		in := append([]sdk.Record(nil), recs...)
 		sctx, cancel := context.WithTimeout(ctx, r.opts.StageTimeout)
 		res, perr := p.currentFilter().Process(sctx, sdk.Batch{Records: in})
-		timedOut := sctx.Err() == context.DeadlineExceeded && ctx.Err() == nil
+		timedOut := ctx.Err() == nil && (sctx.Err() == context.DeadlineExceeded || wire.IsTimeout(perr))
 		cancel()
 		if perr == nil {
 			return res.Batch.Records, res.Dropped, nil, nil
 		}
-		if timedOut && p.launch != nil {
+		killed := timedOut && p.launch != nil
+		if killed {
 			r.log.Error("filter plugin process took too long over a batch; killing it",
 				"plugin", p.cfg.ID, "records", len(recs), "timeout", r.opts.StageTimeout)
 			p.kill()
 		}
-		if !p.died(perr) {
+		if !killed && !p.died(perr) {
 			return nil, 0, nil, fmt.Errorf("filter stage %s: %w", p.cfg.ID, perr)
 		}
 		r.stats.pluginRestarts.Add(1)

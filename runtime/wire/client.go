@@ -243,3 +243,10 @@ func exitWithParent() {
 		}
 	}
 }
+
+// IsTimeout reports whether err is a call to a plugin that ran out of time
+// (its context's deadline passed); gRPC may report it before the context
+// itself says so.
+func IsTimeout(err error) bool {
+	return err != nil && status.Code(err) == codes.DeadlineExceeded
+}
