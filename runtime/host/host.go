@@ -36,6 +36,11 @@ import (
 	"github.com/mdrsflow/mdrsflow/sdk"
 )
 
+// ErrDrainTimeout is returned by Run when a stop could not deliver every
+// batch in flight within the drain timeout. Nothing is lost (those
+// batches were not acknowledged), but the exit should say so.
+var ErrDrainTimeout = errors.New("stopped before every batch in flight was delivered")
+
 // Options control how a flow runs.
 type Options struct {
 	// InProcess runs every built-in part in this process instead of in
@@ -367,6 +372,7 @@ func (r *Runner) Run(ctx context.Context) (err error) {
 	// work stops when asked; drain bounds the wait for in-flight batches.
 	drainCtx, cancelDrain := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelDrain()
+	var drainTimedOut atomic.Bool
 	go func() {
 		select {
 		case <-ctx.Done():
@@ -376,6 +382,7 @@ func (r *Runner) Run(ctx context.Context) (err error) {
 			select {
 			case <-t.C:
 				r.log.Error("drain timed out; unacknowledged batches will be read again on restart")
+				drainTimedOut.Store(true)
 				cancelDrain()
 			case <-drainCtx.Done():
 			}
@@ -449,8 +456,9 @@ func (r *Runner) Run(ctx context.Context) (err error) {
 	if fatal != nil {
 		return fatal
 	}
-	if drainCtx.Err() != nil && ctx.Err() != nil {
-		return nil // stopped on request; the drain timeout was logged
+	if drainTimedOut.Load() {
+		return fmt.Errorf("%w (%s): the unacknowledged batches are read again at the next start",
+			ErrDrainTimeout, r.opts.DrainTimeout)
 	}
 	return nil
 }
