@@ -1,18 +1,15 @@
 package chain_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"math/rand/v2"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/mdrsflow/mdrsflow/runtime/chain"
-	"github.com/mdrsflow/mdrsflow/runtime/flow"
+	"github.com/mdrsflow/mdrsflow/runtime/chain/chaintest"
 	"github.com/mdrsflow/mdrsflow/sdk"
 
 	_ "github.com/mdrsflow/mdrsflow/plugins/all"
@@ -59,21 +56,7 @@ filters:
 outputs:
   - file: {path: out}
 `, quarantineTarget, sc.yaml)
-	f, err := flow.Parse(filepath.Join(t.TempDir(), "prop.yaml"), []byte(text))
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.Complete()
-	spec, err := chain.SpecFromFlow(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := chain.Build(context.Background(), spec,
-		sdk.Env{Logger: slog.New(slog.DiscardHandler), Flow: f.Name, ID: "prop"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
+	c := chaintest.Build(t, text)
 	return c
 }
 
@@ -419,20 +402,7 @@ routing:
 outputs:
   - file: {path: out}
 `
-	f, err := flow.Parse(filepath.Join(t.TempDir(), "meta.yaml"), []byte(text))
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.Complete()
-	spec, err := chain.SpecFromFlow(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := chain.Build(context.Background(), spec, sdk.Env{Flow: f.Name})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := chaintest.Build(t, text)
 
 	for _, tc := range []struct {
 		customer, target, quarantine string
@@ -477,20 +447,7 @@ filters:
 outputs:
   - file: {path: out}
 `
-	f, err := flow.Parse(filepath.Join(t.TempDir(), "meta.yaml"), []byte(text))
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.Complete()
-	spec, err := chain.SpecFromFlow(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := chain.Build(context.Background(), spec, sdk.Env{Flow: f.Name})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := chaintest.Build(t, text)
 	for _, tc := range []struct{ in, target, quarantine string }{
 		{`{"data_stream":{"dataset":"conn"}}`, "logs-conn-acme", ""},
 		{`{"customer":"globex","data_stream":{"dataset":"conn"}}`, quarantineTarget, `changed from "acme" to "globex"`},
