@@ -36,7 +36,7 @@ func Decode(data []byte) (*Event, error) {
 // DecodeObject parses one JSON object. Trailing white space is allowed,
 // anything else after the object is an error.
 func DecodeObject(data []byte) (map[string]any, error) {
-	d := decoder{buf: data}
+	d := newDecoder(data)
 	d.skipSpace()
 	if d.pos >= len(d.buf) || d.buf[d.pos] != '{' {
 		return nil, d.errorf("expected a JSON object")
@@ -54,7 +54,7 @@ func DecodeObject(data []byte) (map[string]any, error) {
 
 // DecodeValue parses any single JSON value.
 func DecodeValue(data []byte) (any, error) {
-	d := decoder{buf: data}
+	d := newDecoder(data)
 	d.skipSpace()
 	v, err := d.value(0)
 	if err != nil {
@@ -68,9 +68,17 @@ func DecodeValue(data []byte) (any, error) {
 }
 
 type decoder struct {
-	buf     []byte
+	buf []byte
+	// src is buf copied into one string. Keys and strings without escapes
+	// are slices of it, so a record costs one copy instead of one per
+	// string; the values of an event share the record's memory.
+	src     string
 	pos     int
 	scratch []byte
+}
+
+func newDecoder(data []byte) decoder {
+	return decoder{buf: data, src: string(data)}
 }
 
 func (d *decoder) errorf(format string, args ...any) error {
@@ -202,18 +210,22 @@ func (d *decoder) str() (string, error) {
 	d.pos++ // opening quote
 	start := d.pos
 	// Fast path: no escapes, all ASCII or valid UTF-8.
+	ascii := true
 	for d.pos < len(d.buf) {
 		c := d.buf[d.pos]
 		if c == '"' {
-			s := d.buf[start:d.pos]
+			end := d.pos
 			d.pos++
-			if utf8.Valid(s) {
-				return string(s), nil
+			if ascii || utf8.Valid(d.buf[start:end]) {
+				return d.src[start:end], nil
 			}
-			return string([]rune(string(s))), nil // invalid bytes become U+FFFD
+			return string([]rune(d.src[start:end])), nil // invalid bytes become U+FFFD
 		}
 		if c == '\\' || c < 0x20 {
 			break
+		}
+		if c >= utf8.RuneSelf {
+			ascii = false
 		}
 		d.pos++
 	}

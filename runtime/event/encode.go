@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -84,26 +85,48 @@ func AppendValue(dst []byte, v any) ([]byte, error) {
 	return append(dst, b...), nil
 }
 
+// member is one key and value of an object being written.
+type member struct {
+	k string
+	v any
+}
+
 func appendObject(dst []byte, m map[string]any) ([]byte, error) {
-	var small [32]string
-	keys := small[:0]
-	for k := range m {
-		keys = append(keys, k)
+	// Keys and values are taken in one pass over the map and sorted
+	// together, so writing does not look each key up again.
+	var small [24]member
+	ms := small[:0]
+	for k, v := range m {
+		ms = append(ms, member{k, v})
 	}
-	slices.Sort(keys)
+	sortMembers(ms)
 	dst = append(dst, '{')
-	for i, k := range keys {
+	for i := range ms {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = AppendString(dst, k)
+		dst = AppendString(dst, ms[i].k)
 		dst = append(dst, ':')
 		var err error
-		if dst, err = AppendValue(dst, m[k]); err != nil {
+		if dst, err = AppendValue(dst, ms[i].v); err != nil {
 			return dst, err
 		}
 	}
 	return append(dst, '}'), nil
+}
+
+// sortMembers sorts by key: insertion sort for the small objects events
+// are made of, the library's sort beyond.
+func sortMembers(ms []member) {
+	if len(ms) > 12 {
+		slices.SortFunc(ms, func(a, b member) int { return strings.Compare(a.k, b.k) })
+		return
+	}
+	for i := 1; i < len(ms); i++ {
+		for j := i; j > 0 && ms[j].k < ms[j-1].k; j-- {
+			ms[j], ms[j-1] = ms[j-1], ms[j]
+		}
+	}
 }
 
 // appendFloat writes floats as encoding/json does: plain notation between

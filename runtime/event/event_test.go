@@ -3,6 +3,7 @@ package event
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -144,6 +145,49 @@ func TestRoundTrip(t *testing.T) {
 		if string(got) != c.want {
 			t.Errorf("%s:\n got %s\nwant %s", c.in, got, c.want)
 		}
+	}
+}
+
+// The decoder copies the record once and hands out slices of that copy,
+// so an input that reuses its read buffer cannot change decoded events.
+func TestDecodeDoesNotShareTheInputBuffer(t *testing.T) {
+	buf := []byte(`{"k":"value","é":"ünï","nested":{"x":"y"},"arr":["a"]}`)
+	ev, err := Decode(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range buf {
+		buf[i] = 'z'
+	}
+	got, err := ev.Encode(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"arr":["a"],"k":"value","nested":{"x":"y"},"é":"ünï"}`; string(got) != want {
+		t.Errorf("after the input buffer was overwritten:\n got %s\nwant %s", got, want)
+	}
+}
+
+func TestEncodeSortsLargeObjects(t *testing.T) {
+	ev := New()
+	want := []byte{'{'}
+	for i := 0; i < 40; i++ {
+		k := fmt.Sprintf("k%02d", i)
+		if err := ev.Set(MustPath(k), int64(i)); err != nil {
+			t.Fatal(err)
+		}
+		if i > 0 {
+			want = append(want, ',')
+		}
+		want = fmt.Appendf(want, "%q:%d", k, i)
+	}
+	want = append(want, '}')
+	got, err := ev.Encode(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != string(want) {
+		t.Errorf("got %s\nwant %s", got, want)
 	}
 }
 

@@ -103,11 +103,14 @@ func (u *UserAgent) Apply(ev *sdk.Event) error {
 	}
 	parsed, ok := u.cache[s]
 	if !ok {
-		parsed = Parse(u.parser, s)
+		// Parse a copy: s may share memory with the whole record it came
+		// from, and the cache would keep that record alive.
+		key := strings.Clone(s)
+		parsed = Parse(u.parser, key)
 		if len(u.cache) >= cacheSize {
 			clear(u.cache)
 		}
-		u.cache[s] = parsed
+		u.cache[key] = parsed
 	}
 	for k, x := range parsed {
 		if err := field.Set(ev, u.out[k], x); err != nil {

@@ -138,6 +138,18 @@ func (m Moves) Parse(setting string) ([]Move, error) {
 // the event is as it was.
 func Transfer(ev *event.Event, mv Move, overwrite, keep bool) error {
 	for _, from := range mv.From {
+		if !keep && overwrite && !Same(from, mv.To) {
+			// The common rename: take the value out in one walk.
+			v, ok := ev.Delete(from)
+			if !ok {
+				continue
+			}
+			if err := set(ev, mv.To, v); err != nil {
+				_ = ev.Set(from, v) // put it back where it was
+				return fmt.Errorf("cannot rename field %s to %s: %w", from, mv.To, err)
+			}
+			return nil
+		}
 		v, ok := ev.Get(from)
 		if !ok {
 			continue
