@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -37,6 +38,7 @@ func Decode(data []byte) (*Event, error) {
 // anything else after the object is an error.
 func DecodeObject(data []byte) (map[string]any, error) {
 	d := newDecoder(data)
+	defer d.release()
 	d.skipSpace()
 	if d.pos >= len(d.buf) || d.buf[d.pos] != '{' {
 		return nil, d.errorf("expected a JSON object")
@@ -55,6 +57,7 @@ func DecodeObject(data []byte) (map[string]any, error) {
 // DecodeValue parses any single JSON value.
 func DecodeValue(data []byte) (any, error) {
 	d := newDecoder(data)
+	defer d.release()
 	d.skipSpace()
 	v, err := d.value(0)
 	if err != nil {
@@ -75,11 +78,34 @@ type decoder struct {
 	src     string
 	pos     int
 	scratch []byte
+	members []member // objects being read, innermost last
+	stack   *[]member
 }
 
 func newDecoder(data []byte) decoder {
-	return decoder{buf: data, src: string(data)}
+	d := decoder{buf: data, src: string(data)}
+	if p, ok := memberStacks.Get().(*[]member); ok {
+		d.stack = p
+		d.members = (*p)[:0]
+	}
+	return d
 }
+
+// release returns the member stack for the next record.
+func (d *decoder) release() {
+	clear(d.members) // after an error it may still hold values
+	if cap(d.members) > 4096 {
+		return
+	}
+	if d.stack == nil {
+		d.stack = new([]member)
+	}
+	*d.stack = d.members[:0]
+	memberStacks.Put(d.stack)
+	d.members, d.stack = nil, nil
+}
+
+var memberStacks sync.Pool
 
 func (d *decoder) errorf(format string, args ...any) error {
 	return fmt.Errorf("%w at byte %d: %s", ErrSyntax, d.pos, fmt.Sprintf(format, args...))
@@ -131,14 +157,22 @@ func (d *decoder) literal(word string) error {
 	return nil
 }
 
+// topLevelRoom is how many keys beyond its own a record's top-level map
+// is made with: a flow adds the ECS objects there (event, source, network,
+// data_stream, ...) and a map that grows is copied.
+const topLevelRoom = 16
+
 func (d *decoder) object(depth int) (any, error) {
 	d.pos++ // '{'
-	m := make(map[string]any, 8)
 	d.skipSpace()
 	if d.pos < len(d.buf) && d.buf[d.pos] == '}' {
 		d.pos++
-		return m, nil
+		return make(map[string]any, 8), nil
 	}
+	// Members are gathered first, so the map is made at its final size
+	// instead of growing (and copying) as keys arrive. The stack is shared
+	// by nested objects: each uses the part above where it started.
+	base := len(d.members)
 	for {
 		d.skipSpace()
 		if d.pos >= len(d.buf) || d.buf[d.pos] != '"' {
@@ -158,7 +192,7 @@ func (d *decoder) object(depth int) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		m[k] = v
+		d.members = append(d.members, member{k, v})
 		d.skipSpace()
 		if d.pos >= len(d.buf) {
 			return nil, d.errorf("unexpected end of input in object")
@@ -168,6 +202,17 @@ func (d *decoder) object(depth int) (any, error) {
 			d.pos++
 		case '}':
 			d.pos++
+			ms := d.members[base:]
+			size := len(ms)
+			if depth == 0 {
+				size += topLevelRoom
+			}
+			m := make(map[string]any, size)
+			for _, x := range ms {
+				m[x.k] = x.v
+			}
+			clear(ms) // drop references, the stack is reused
+			d.members = d.members[:base]
 			return m, nil
 		default:
 			return nil, d.errorf("expected ',' or '}' in object")

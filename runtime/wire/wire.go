@@ -14,6 +14,7 @@ import (
 
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/experimental"
 
 	"github.com/mdrsflow/mdrsflow/runtime/stage"
 	"github.com/mdrsflow/mdrsflow/runtime/wire/pb"
@@ -87,7 +88,8 @@ func (p *grpcPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc
 
 // ServerOptions raise gRPC's message limits for a plugin server.
 func ServerOptions(opts []grpc.ServerOption) *grpc.Server {
-	opts = append(opts, grpc.MaxRecvMsgSize(MaxMessageBytes), grpc.MaxSendMsgSize(MaxMessageBytes))
+	opts = append(opts, grpc.MaxRecvMsgSize(MaxMessageBytes), grpc.MaxSendMsgSize(MaxMessageBytes),
+		experimental.BufferPool(sharedBuffers))
 	return grpc.NewServer(opts...)
 }
 
@@ -96,7 +98,7 @@ func DialOptions() []grpc.DialOption {
 	return []grpc.DialOption{grpc.WithDefaultCallOptions(
 		grpc.MaxCallRecvMsgSize(MaxMessageBytes),
 		grpc.MaxCallSendMsgSize(MaxMessageBytes),
-	)}
+	), experimental.WithBufferPool(sharedBuffers)}
 }
 
 func toPBConfig(c stage.Config) *pb.Config {
