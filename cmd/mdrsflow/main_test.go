@@ -284,3 +284,20 @@ outputs:
 		}
 	}
 }
+
+// A queue or worker count below one would stall the flow or fall back to a
+// default silently; run refuses it before starting anything.
+func TestRunRefusesEmptyQueueAndWorkers(t *testing.T) {
+	root := repoRoot(t)
+	for _, args := range [][]string{{"--queue", "0"}, {"--workers", "-1"}} {
+		full := append([]string{"run", "flows/quickstart.yaml", "--data-dir", t.TempDir()}, args...)
+		_, stderr, err := mdrsflow(t, root, nil, full...)
+		if err == nil {
+			t.Errorf("run %v started", args)
+			continue
+		}
+		if !strings.Contains(stderr, args[0]) || !strings.Contains(stderr, "1 or more") {
+			t.Errorf("run %v: the error does not name the flag and the fix:\n%s", args, stderr)
+		}
+	}
+}

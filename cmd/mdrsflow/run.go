@@ -51,7 +51,8 @@ per output and target, on stderr (stdout is left to the stdout output).`,
 	c.Flags().BoolVar(&f.inProcess, "in-process", false,
 		"run built-in plugins inside this process instead of as subprocesses (less isolation; for measurement)")
 	c.Flags().IntVar(&f.workers, "workers", 1, "batches processed by the filters at once, each worker with its own filter processes")
-	c.Flags().IntVar(&f.queue, "queue", 8, "batches held between the inputs and the filters before inputs wait")
+	c.Flags().IntVar(&f.queue, "queue", 2, "batches waiting between the inputs and the filters, and between the filters and "+
+		"each output, before the part upstream waits (memory grows with it: a batch is up to the input's batch_size events)")
 	c.Flags().DurationVar(&f.stageTime, "stage-timeout", time.Minute,
 		"longest a filter process may take over one batch before it is killed and restarted (a hung plugin)")
 	c.Flags().StringVar(&f.httpAddr, "http", envOr("MDRSFLOW_HTTP", "127.0.0.1:9600"),
@@ -65,6 +66,12 @@ per output and target, on stderr (stdout is left to the stdout output).`,
 }
 
 func runFlows(cmd *cobra.Command, paths []string, f *runFlags) error {
+	if f.queue < 1 {
+		return fmt.Errorf("--queue %d: at least one batch must be able to wait between parts; use 1 or more (default 2)", f.queue)
+	}
+	if f.workers < 1 {
+		return fmt.Errorf("--workers %d: at least one worker must run the filters; use 1 or more (default 1)", f.workers)
+	}
 	command, err := selfCommand()
 	if err != nil {
 		return err

@@ -52,7 +52,8 @@ type Options struct {
 	// DataDir holds positions and dead letters; each part gets a folder.
 	DataDir string
 	Logger  *slog.Logger
-	// QueueBatches bounds the batches between inputs and filters.
+	// QueueBatches bounds the batches waiting between inputs and filters
+	// and between the filters and each output (default 2).
 	QueueBatches int
 	// Workers is how many batches go through the filters at once, each
 	// worker with its own filter processes.
@@ -74,7 +75,7 @@ func (o *Options) defaults() {
 		o.Logger = slog.Default()
 	}
 	if o.QueueBatches <= 0 {
-		o.QueueBatches = 8
+		o.QueueBatches = 2
 	}
 	if o.Workers <= 0 {
 		o.Workers = 1
