@@ -56,7 +56,15 @@ type File struct {
 	files   map[string]*openFile
 	lru     list.List // of *openFile, most recently used first
 	failing bool      // the last write failed; log the recovery
+	spare   [][]byte  // line buffers of earlier writes, for reuse
 }
+
+// maxSpare and maxSpareBytes bound the line buffers kept between writes:
+// one per target of a batch, and together about what one batch needs.
+const (
+	maxSpare      = 32
+	maxSpareBytes = 4 << 20
+)
 
 type openFile struct {
 	target string
@@ -129,7 +137,7 @@ func (o *File) Write(ctx context.Context, recs []sdk.Record) []sdk.Result {
 			if reason == "" {
 				g := groups[target]
 				if g == nil {
-					g = &group{}
+					g = &group{buf: o.takeSpare()}
 					groups[target] = g
 					order = append(order, target)
 				}
@@ -152,8 +160,30 @@ func (o *File) Write(ctx context.Context, recs []sdk.Record) []sdk.Result {
 		for _, i := range g.idx {
 			res[i] = r
 		}
+		o.keepSpare(g.buf)
 	}
 	return res
+}
+
+// keepSpare keeps b for a later write while the spares stay within bounds.
+func (o *File) keepSpare(b []byte) {
+	total := cap(b)
+	for _, x := range o.spare {
+		total += cap(x)
+	}
+	if len(o.spare) < maxSpare && total <= maxSpareBytes {
+		o.spare = append(o.spare, b[:0])
+	}
+}
+
+// takeSpare returns an empty line buffer, reusing an earlier one.
+func (o *File) takeSpare() []byte {
+	if n := len(o.spare); n > 0 {
+		b := o.spare[n-1]
+		o.spare = o.spare[:n-1]
+		return b
+	}
+	return nil
 }
 
 // append writes buf to the target's file and logs when writing starts to
