@@ -47,8 +47,8 @@ func (c *Copy) Validate() error {
 // Apply copies each field that exists, in the order the settings list
 // them. The copy is deep: changing it later never changes the original.
 func (c *Copy) Apply(ev *sdk.Event) error {
-	for _, mv := range c.moves {
-		if err := field.Transfer(ev, mv, c.Overwrite, true); err != nil {
+	for i := range c.moves {
+		if err := field.Transfer(ev, &c.moves[i], c.Overwrite, true); err != nil {
 			return err
 		}
 	}

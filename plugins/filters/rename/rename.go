@@ -46,8 +46,8 @@ func (r *Rename) Validate() error {
 
 // Apply moves each field that exists, in the order the settings list them.
 func (r *Rename) Apply(ev *sdk.Event) error {
-	for _, mv := range r.moves {
-		if err := field.Transfer(ev, mv, r.Overwrite, false); err != nil {
+	for i := range r.moves {
+		if err := field.Transfer(ev, &r.moves[i], r.Overwrite, false); err != nil {
 			return err
 		}
 	}

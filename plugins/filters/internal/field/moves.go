@@ -24,6 +24,9 @@ type MoveSpec struct {
 type Move struct {
 	From []event.Path
 	To   event.Path
+	// self[i] says From[i] is To itself, so the move is a no-op; set by
+	// Parse so that events do not compare paths.
+	self []bool
 }
 
 // UnmarshalYAML reads either form.
@@ -127,6 +130,9 @@ func (m Moves) Parse(setting string) ([]Move, error) {
 			return nil, err
 		}
 		mv.To = to
+		for _, f := range mv.From {
+			mv.self = append(mv.self, Same(f, to))
+		}
 		out = append(out, mv)
 	}
 	return out, nil
@@ -136,9 +142,15 @@ func (m Moves) Parse(setting string) ([]Move, error) {
 // to mv.To. Nothing happens when no source exists. When overwrite is
 // false and the target exists, it fails naming both fields. On failure
 // the event is as it was.
-func Transfer(ev *event.Event, mv Move, overwrite, keep bool) error {
-	for _, from := range mv.From {
-		if !keep && overwrite && !Same(from, mv.To) {
+func Transfer(ev *event.Event, mv *Move, overwrite, keep bool) error {
+	for i, from := range mv.From {
+		var self bool
+		if len(mv.self) == len(mv.From) {
+			self = mv.self[i]
+		} else {
+			self = Same(from, mv.To)
+		}
+		if !keep && overwrite && !self {
 			// The common rename: take the value out in one walk.
 			v, ok := ev.Delete(from)
 			if !ok {
@@ -154,7 +166,7 @@ func Transfer(ev *event.Event, mv Move, overwrite, keep bool) error {
 		if !ok {
 			continue
 		}
-		if Same(from, mv.To) {
+		if self {
 			return nil
 		}
 		if !overwrite {
