@@ -200,10 +200,13 @@ func (e *Event) Expand() error {
 		delete(e.fields, MetadataKey)
 		defer func() { e.fields[MetadataKey] = meta }()
 	}
-	return expandMap(e.fields, "")
+	var stack [8]string
+	return expandMap(e.fields, stack[:0])
 }
 
-func expandMap(m map[string]any, prefix string) error {
+// expandMap expands m, which sits at path within the event; path is only
+// read to name a field in an error, so it costs nothing on success.
+func expandMap(m map[string]any, path []string) error {
 	var dotted []string
 	for k, v := range m {
 		if strings.IndexByte(k, '.') >= 0 {
@@ -211,7 +214,7 @@ func expandMap(m map[string]any, prefix string) error {
 			continue
 		}
 		if child, ok := v.(map[string]any); ok {
-			if err := expandMap(child, prefix+k+"."); err != nil {
+			if err := expandMap(child, append(path, k)); err != nil {
 				return err
 			}
 		}
@@ -223,6 +226,10 @@ func expandMap(m map[string]any, prefix string) error {
 	// Sorted so that the outcome, including which error is reported,
 	// does not depend on map order.
 	sort.Strings(dotted)
+	prefix := ""
+	if len(path) > 0 {
+		prefix = strings.Join(path, ".") + "."
+	}
 	for _, k := range dotted {
 		v := m[k]
 		delete(m, k)
@@ -247,7 +254,7 @@ func expandMap(m map[string]any, prefix string) error {
 				}
 				cur[part] = v
 				if child, ok := v.(map[string]any); ok {
-					if err := expandMap(child, prefix+k+"."); err != nil {
+					if err := expandMap(child, append(path, parts...)); err != nil {
 						return err
 					}
 				}

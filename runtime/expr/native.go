@@ -127,6 +127,9 @@ func build(n ast.Node) native {
 	return nil
 }
 
+// maxBuiltinArgs is the most arguments a builtin below takes.
+const maxBuiltinArgs = 2
+
 // buildBuiltin covers the builtins that flows use on plain values.
 func buildBuiltin(t *ast.BuiltinNode) native {
 	args := make([]native, len(t.Arguments))
@@ -135,12 +138,16 @@ func buildBuiltin(t *ast.BuiltinNode) native {
 			return nil
 		}
 	}
-	eval := func(env map[string]any) ([]any, bool) {
-		vals := make([]any, len(args))
+	if len(args) > maxBuiltinArgs {
+		return nil
+	}
+	// eval evaluates the arguments into an array on the caller's stack,
+	// so a call allocates nothing for them.
+	eval := func(env map[string]any) (vals [maxBuiltinArgs]any, ok bool) {
 		for i, a := range args {
 			v, ok := a(env)
 			if !ok || v == chainNil {
-				return nil, false
+				return vals, false
 			}
 			vals[i] = v
 		}
@@ -232,6 +239,30 @@ func buildBuiltin(t *ast.BuiltinNode) native {
 		}
 	}
 	return nil
+}
+
+// constantList returns the values of an array literal of constants.
+func constantList(n ast.Node) ([]any, bool) {
+	arr, ok := n.(*ast.ArrayNode)
+	if !ok {
+		return nil, false
+	}
+	out := make([]any, len(arr.Nodes))
+	for i, c := range arr.Nodes {
+		switch t := c.(type) {
+		case *ast.StringNode:
+			out[i] = t.Value
+		case *ast.IntegerNode:
+			out[i] = int64(t.Value)
+		case *ast.FloatNode:
+			out[i] = t.Value
+		case *ast.BoolNode:
+			out[i] = t.Value
+		default:
+			return nil, false
+		}
+	}
+	return out, true
 }
 
 // constant boxes v once, so evaluating a literal does not allocate.
@@ -365,6 +396,25 @@ func buildBinary(t *ast.BinaryNode) native {
 			return r(env)
 		}
 	case "in":
+		if list, ok := constantList(t.Right); ok {
+			// `x in ["a", "b"]`: the list is made once, not per event.
+			return func(env map[string]any) (any, bool) {
+				a, ok := l(env)
+				if !ok {
+					return nil, false
+				}
+				for _, x := range list {
+					eq, ok := equal(a, x)
+					if !ok {
+						return nil, false
+					}
+					if eq {
+						return true, true
+					}
+				}
+				return false, true
+			}
+		}
 		return func(env map[string]any) (any, bool) {
 			a, ok1 := l(env)
 			b, ok2 := r(env)
