@@ -194,7 +194,7 @@ func (r *Reader) Next() (Record, error) {
 				"%d; event.original holds its first %d bytes (raise max_line_bytes "+
 				"if such lines are expected)", ln.long, r.max, len(ln.text))), nil
 		}
-		text := bytes.TrimSuffix(ln.text, []byte{'\r'})
+		text := bytes.TrimSuffix(r.dropBOM(ln), []byte{'\r'})
 		if blank(text) {
 			continue
 		}
@@ -219,11 +219,26 @@ func (r *Reader) Skip(n int64) error {
 		}
 		r.pos.Offset += ln.size
 		r.pos.Line++
-		if ln.long == 0 && len(ln.text) > 0 && ln.text[0] == '#' && r.format != FormatJSON {
-			r.hdr.apply(string(bytes.TrimSuffix(ln.text, []byte{'\r'})), r.pos.Line)
+		text := r.dropBOM(ln)
+		if ln.long == 0 && len(text) > 0 && text[0] == '#' && r.format != FormatJSON {
+			r.hdr.apply(string(bytes.TrimSuffix(text, []byte{'\r'})), r.pos.Line)
 		}
 	}
 	return nil
+}
+
+// utf8BOM is the byte order mark some Windows tools write at the start of
+// a UTF-8 file.
+var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
+
+// dropBOM returns the text of ln without a byte order mark when ln is the
+// first line of the stream (already counted in pos), so that a log saved
+// by such a tool does not lose its first record or header line.
+func (r *Reader) dropBOM(ln rawLine) []byte {
+	if r.pos.Line == 1 && r.pos.Offset == ln.size {
+		return bytes.TrimPrefix(ln.text, utf8BOM)
+	}
+	return ln.text
 }
 
 func (r *Reader) wrap(err error) error {

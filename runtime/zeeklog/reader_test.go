@@ -157,6 +157,36 @@ func TestFormats(t *testing.T) {
 	}
 }
 
+// A byte order mark at the start of a file (some Windows tools write one)
+// is not part of the first record or header line; one anywhere else is
+// data and stays.
+func TestByteOrderMark(t *testing.T) {
+	const bom = "\xEF\xBB\xBF"
+	recs := readAll(t, NewReader(strings.NewReader(bom+`{"a":1}`+"\n"+bom+`{"a":2}`+"\n"), "conn.log"))
+	if len(recs) != 2 || recs[0].Err != "" || string(recs[0].Data) != `{"a":1}` {
+		t.Fatalf("JSON after a BOM: %+v", recs)
+	}
+	if recs[1].Err == "" {
+		t.Errorf("a BOM inside the file was dropped: %+v", recs[1])
+	}
+
+	tsv := bom + "#separator \\x09\n#fields\ta\n#types\tcount\n7\n"
+	recs = readAll(t, NewReader(strings.NewReader(tsv), "conn.log"))
+	if len(recs) != 1 || recs[0].Err != "" || string(recs[0].Data) != `{"a":7}` {
+		t.Fatalf("TSV after a BOM: %+v", recs)
+	}
+
+	// Resuming by Skip reads the header through the BOM too.
+	zr := NewReader(strings.NewReader(tsv+"8\n"), "conn.log")
+	if err := zr.Skip(int64(len(tsv))); err != nil {
+		t.Fatal(err)
+	}
+	recs = readAll(t, zr)
+	if len(recs) != 1 || string(recs[0].Data) != `{"a":8}` {
+		t.Errorf("after Skip: %+v", recs)
+	}
+}
+
 func TestParseFormat(t *testing.T) {
 	for in, want := range map[string]Format{"": FormatAuto, "auto": FormatAuto,
 		"json": FormatJSON, "tsv": FormatTSV} {
