@@ -426,6 +426,7 @@ func (l *loader) plugins(path string, list *yaml.Node, kind sdk.Kind, add func(P
 	if list.Kind != yaml.SequenceNode {
 		return l.errAt(path, list, fmt.Sprintf("%s is a list of entries, each `- <plugin>: {settings}`", section))
 	}
+	ids := map[string]int{} // id -> line, for inputs and outputs
 	for n, entry := range list.Content {
 		if entry.Kind != yaml.MappingNode || len(entry.Content) == 0 {
 			return l.errAt(path, entry, fmt.Sprintf("%s[%d] must be a mapping like `- <plugin>: {settings}`", section, n))
@@ -464,6 +465,15 @@ func (l *loader) plugins(path string, list *yaml.Node, kind sdk.Kind, add func(P
 		if id, ok := extra["id"]; ok && kind != sdk.KindFilter {
 			p.ID = id.Value
 			delete(extra, "id")
+		}
+		if kind != sdk.KindFilter {
+			// Ids name an input's read positions and an output's counts
+			// and dead letters; two entries sharing one would mix them.
+			if line, dup := ids[p.ID]; dup {
+				return l.errAt(path, entry, fmt.Sprintf("%s: the id %q is already used by the entry on line %d; "+
+					"give each of the %s its own id", p.Name, p.ID, line, section))
+			}
+			ids[p.ID] = entry.Line
 		}
 		if err := l.expand(p.Settings); err != nil {
 			return fmt.Errorf("%s: %s: %w", path, p.ID, err)

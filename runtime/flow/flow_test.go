@@ -1,0 +1,65 @@
+package flow_test
+
+import (
+	"strings"
+	"testing"
+
+	_ "github.com/mdrsflow/mdrsflow/plugins/all"
+	"github.com/mdrsflow/mdrsflow/runtime/flow"
+)
+
+func noEnv(string) (string, bool) { return "", false }
+
+// Two inputs or two outputs with one id would share read positions,
+// counts and dead letters; the flow is refused with both lines named.
+func TestDuplicateIDsRefused(t *testing.T) {
+	cases := map[string]string{
+		"outputs": `
+inputs:
+  - stdin: {}
+outputs:
+  - stdout: {}
+    id: out
+  - file: {path: x}
+    id: out
+`,
+		"inputs, explicit id meets a default one": `
+inputs:
+  - stdin: {}
+  - stdin: {}
+    id: "stdin#1"
+outputs:
+  - stdout: {}
+`,
+	}
+	for name, src := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, err := flow.ParseWithEnv("dup.yaml", []byte(src), noEnv)
+			if err == nil {
+				t.Fatal("a flow with a duplicate id was accepted")
+			}
+			msg := err.Error()
+			if !strings.Contains(msg, "already used by the entry on line") || !strings.Contains(msg, "dup.yaml:") {
+				t.Errorf("the error does not name the place and the other entry: %v", err)
+			}
+		})
+	}
+}
+
+// The same default id in two sections is fine: an input and an output are
+// kept apart by kind.
+func TestIDsAreUniquePerSection(t *testing.T) {
+	src := `
+inputs:
+  - file: {paths: [in.log]}
+outputs:
+  - file: {path: out}
+`
+	f, err := flow.ParseWithEnv("ok.yaml", []byte(src), noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Inputs[0].ID != "file#1" || f.Outputs[0].ID != "file#1" {
+		t.Errorf("ids: input %q, output %q", f.Inputs[0].ID, f.Outputs[0].ID)
+	}
+}
