@@ -102,7 +102,9 @@ func runFlows(cmd *cobra.Command, paths []string, f *runFlags) error {
 	defer stop()
 
 	if f.httpAddr != "" {
-		token := os.Getenv("MDRSFLOW_HTTP_TOKEN")
+		// A token of only white space (an editor's newline, a stray
+		// space in an env file) counts as none: refused off loopback.
+		token := strings.TrimSpace(os.Getenv("MDRSFLOW_HTTP_TOKEN"))
 		if f.tokenFile != "" {
 			b, err := os.ReadFile(f.tokenFile)
 			if err != nil {

@@ -181,19 +181,23 @@ func TestHTTPOffLoopbackNeedsToken(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		args []string
+		env  string
 	}{
-		{"all interfaces", []string{"--http", "0.0.0.0:0"}},
-		{"no host", []string{"--http", ":0"}},
-		{"a non-loopback name", []string{"--http", "example.invalid:9600"}},
-		{"empty token file", []string{"--http", "0.0.0.0:0", "--http-token-file", empty}},
+		{"all interfaces", []string{"--http", "0.0.0.0:0"}, ""},
+		{"no host", []string{"--http", ":0"}, ""},
+		{"a non-loopback name", []string{"--http", "example.invalid:9600"}, ""},
+		{"empty token file", []string{"--http", "0.0.0.0:0", "--http-token-file", empty}, ""},
+		{"white space token", []string{"--http", "0.0.0.0:0"}, "MDRSFLOW_HTTP_TOKEN=  \t "},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out := filepath.Join(dir, "out")
 			args := append(append([]string{"run", "--data-dir", filepath.Join(dir, "data")}, tc.args...),
 				"flows/quickstart.yaml")
-			stdout, stderr, err := mdrsflow(t, repoRoot(t),
-				[]string{"MDRSFLOW_HTTP_TOKEN=", "MDRSFLOW_HTTP_TOKEN_FILE=", "MDRSFLOW_ES_URL=", "MDRSFLOW_OUT=" + out},
-				args...)
+			env := []string{"MDRSFLOW_HTTP_TOKEN=", "MDRSFLOW_HTTP_TOKEN_FILE=", "MDRSFLOW_ES_URL=", "MDRSFLOW_OUT=" + out}
+			if tc.env != "" {
+				env = append(env, tc.env)
+			}
+			stdout, stderr, err := mdrsflow(t, repoRoot(t), env, args...)
 			if err == nil {
 				t.Fatalf("run served %v without a token:\n%s%s", tc.args, stdout, stderr)
 			}

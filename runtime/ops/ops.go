@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -73,6 +74,10 @@ func Start(cfg Config, flows []Flow, logger *slog.Logger) (*Server, error) {
 	if !IsLoopback(cfg.Addr) && cfg.Token == "" {
 		return nil, fmt.Errorf("http endpoint %s: %w; set MDRSFLOW_HTTP_TOKEN or --http-token-file, "+
 			"or listen on 127.0.0.1", cfg.Addr, ErrTokenRequired)
+	}
+	if strings.IndexFunc(cfg.Token, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0 {
+		return nil, fmt.Errorf("http endpoint %s: the bearer token holds white space or a control character, "+
+			"which a client cannot send in an Authorization header; use letters and digits (e.g. `openssl rand -hex 32`)", cfg.Addr)
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(&collector{flows: flows})

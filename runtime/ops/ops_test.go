@@ -84,3 +84,19 @@ func TestEndpoints(t *testing.T) {
 		})
 	}
 }
+
+// A token a client cannot put in an Authorization header is refused at
+// start rather than locking everyone out.
+func TestTokenWithWhiteSpaceRefused(t *testing.T) {
+	for _, tok := range []string{"two words", "tab\there", "new\nline"} {
+		srv, err := Start(Config{Addr: "127.0.0.1:0", Token: tok}, nil, slog.New(slog.DiscardHandler))
+		if err == nil {
+			srv.Shutdown(context.Background())
+			t.Errorf("token %q accepted", tok)
+			continue
+		}
+		if !strings.Contains(err.Error(), "white space or a control character") {
+			t.Errorf("token %q: %v", tok, err)
+		}
+	}
+}
