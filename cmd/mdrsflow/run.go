@@ -28,6 +28,7 @@ type runFlags struct {
 	tokenFile  string
 	openProbes bool
 	stageTime  time.Duration
+	drain      time.Duration
 }
 
 func runCmd() *cobra.Command {
@@ -55,6 +56,9 @@ per output and target, on stderr (stdout is left to the stdout output).`,
 		"each output, before the part upstream waits (memory grows with it: a batch is up to the input's batch_size events)")
 	c.Flags().DurationVar(&f.stageTime, "stage-timeout", time.Minute,
 		"longest a filter process may take over one batch before it is killed and restarted (a hung plugin)")
+	c.Flags().DurationVar(&f.drain, "drain-timeout", 30*time.Second,
+		"on SIGTERM or Ctrl-C, how long to wait for the batches in flight to be delivered before exiting; "+
+			"what is not delivered by then is read again at the next start (a second signal exits at once)")
 	c.Flags().StringVar(&f.httpAddr, "http", envOr("MDRSFLOW_HTTP", "127.0.0.1:9600"),
 		"address of the health, readiness, metrics and status endpoints; empty disables them (env MDRSFLOW_HTTP)")
 	c.Flags().StringVar(&f.tokenFile, "http-token-file", os.Getenv("MDRSFLOW_HTTP_TOKEN_FILE"),
@@ -68,6 +72,9 @@ per output and target, on stderr (stdout is left to the stdout output).`,
 func runFlows(cmd *cobra.Command, paths []string, f *runFlags) error {
 	if f.queue < 1 {
 		return fmt.Errorf("--queue %d: at least one batch must be able to wait between parts; use 1 or more (default 2)", f.queue)
+	}
+	if f.drain <= 0 {
+		return fmt.Errorf("--drain-timeout %s: give the batches in flight some time to be delivered, e.g. 30s", f.drain)
 	}
 	if f.workers < 1 {
 		return fmt.Errorf("--workers %d: at least one worker must run the filters; use 1 or more (default 1)", f.workers)
@@ -91,6 +98,7 @@ func runFlows(cmd *cobra.Command, paths []string, f *runFlags) error {
 		r, err := host.New(fl, host.Options{
 			InProcess: f.inProcess, Command: command, DataDir: f.dataDir,
 			Logger: slog.Default(), Workers: f.workers, QueueBatches: f.queue, StageTimeout: f.stageTime,
+			DrainTimeout: f.drain,
 		})
 		if err != nil {
 			return err
@@ -100,6 +108,7 @@ func runFlows(cmd *cobra.Command, paths []string, f *runFlags) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go exitOnSecondSignal(ctx)
 
 	if f.httpAddr != "" {
 		// A token of only white space (an editor's newline, a stray
@@ -144,4 +153,18 @@ func runFlows(cmd *cobra.Command, paths []string, f *runFlags) error {
 		r.Stats().Print(out)
 	}
 	return errors.Join(errs...)
+}
+
+// exitOnSecondSignal waits for the first SIGTERM or Ctrl-C, which starts
+// the drain, and exits at once on a second one: an operator who asks twice
+// does not want to wait for the drain timeout. Nothing is lost: batches
+// not yet acknowledged are read again at the next start.
+func exitOnSecondSignal(first context.Context) {
+	<-first.Done()
+	again := make(chan os.Signal, 1)
+	signal.Notify(again, os.Interrupt, syscall.SIGTERM)
+	sig := <-again
+	slog.Error("second signal: exiting now without waiting for the drain; batches in flight "+
+		"were not acknowledged and are read again at the next start", "signal", sig.String())
+	os.Exit(130)
 }
