@@ -80,6 +80,15 @@ func newRouter(spec RouterSpec) (*router, error) {
 		if ro.quarantine, err = parseTemplate(o.Quarantine); err != nil {
 			return nil, fmt.Errorf("output %s: quarantine: %w", o.ID, err)
 		}
+		// A quarantined event's fields and tenant are not trusted, so
+		// they must not choose where it goes.
+		for _, p := range ro.quarantine.parts {
+			if p.lit == "" {
+				return nil, fmt.Errorf("output %s: quarantine: %q takes {%s} from the event, but quarantined "+
+					"events are those whose tenant or content cannot be trusted; use a fixed name such as "+
+					"\"parse_failures-quarantine-default\"", o.ID, o.Quarantine, p.name)
+			}
+		}
 		_ = i
 		r.outs = append(r.outs, ro)
 	}

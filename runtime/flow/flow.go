@@ -71,6 +71,18 @@ type Routing struct {
 	Quarantine string `yaml:"quarantine"`
 }
 
+// fixedQuarantine refuses a quarantine template with a placeholder: the
+// events sent there are those whose tenant or content cannot be trusted,
+// so nothing in them may choose the index.
+func fixedQuarantine(where, tpl string) error {
+	if i := strings.IndexByte(tpl, '{'); i >= 0 {
+		return fmt.Errorf("%w: %s: %q takes a value from the event, but quarantined events are those whose "+
+			"tenant or content cannot be trusted; use a fixed name such as \"parse_failures-quarantine-default\"",
+			ErrInvalid, where, tpl)
+	}
+	return nil
+}
+
 // Defaults used when neither the flow nor a flow it uses sets a template.
 const (
 	DefaultTarget     = "{data_stream.type}-{data_stream.dataset}-{tenant}"
@@ -294,6 +306,14 @@ func (l *loader) parse(path string, data []byte) (*Flow, error) {
 	}
 
 	f.Routing = mergeRouting(f.Routing, used)
+	if err := fixedQuarantine("routing", f.Routing.Quarantine); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	for _, o := range f.Outputs {
+		if err := fixedQuarantine(o.ID+": quarantine", o.Routing.Quarantine); err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", path, o.Pos.Line, err)
+		}
+	}
 	return f, nil
 }
 

@@ -63,3 +63,37 @@ outputs:
 		t.Errorf("ids: input %q, output %q", f.Inputs[0].ID, f.Outputs[0].ID)
 	}
 }
+
+// Quarantined events cannot be trusted, so none of their fields may pick
+// the index they go to: a placeholder in a quarantine template is refused,
+// in the flow's routing and on an output.
+func TestQuarantineTemplateMustBeFixed(t *testing.T) {
+	for name, src := range map[string]string{
+		"flow routing": `
+routing:
+  quarantine: "quarantine-{tenant}"
+inputs:
+  - stdin: {}
+outputs:
+  - stdout: {}
+`,
+		"output": `
+inputs:
+  - stdin: {}
+outputs:
+  - stdout: {}
+    quarantine: "q-{data_stream.dataset}"
+`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := flow.ParseWithEnv("q.yaml", []byte(src), noEnv)
+			if err == nil || !strings.Contains(err.Error(), "cannot be trusted") {
+				t.Errorf("accepted or unexplained: %v", err)
+			}
+		})
+	}
+	if _, err := flow.ParseWithEnv("q.yaml", []byte("routing:\n  quarantine: quarantine-default\n"+
+		"inputs:\n  - stdin: {}\noutputs:\n  - stdout: {}\n"), noEnv); err != nil {
+		t.Errorf("a fixed quarantine target was refused: %v", err)
+	}
+}
