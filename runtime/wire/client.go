@@ -116,7 +116,10 @@ func (ic *inputClient) Read(ctx context.Context, fn func(sdk.Batch) error) error
 			}
 			return ic.p.wrap("read", err)
 		}
-		batch, _ := FromPB(b)
+		batch, _, err := FromPB(b)
+		if err != nil {
+			return fmt.Errorf("read: the plugin sent a batch that cannot be read: %w", err)
+		}
 		if err := fn(batch); err != nil {
 			return err
 		}
@@ -159,7 +162,17 @@ func (fc *filterClient) Process(ctx context.Context, b sdk.Batch) (stage.Process
 	if err != nil {
 		return stage.Processed{}, fc.p.wrap("process", err)
 	}
-	batch, dropped := FromPB(res)
+	if len(res.Frame) == 0 && len(b.Records) > 0 {
+		// Every answer in the current format has a frame, even for no
+		// records. Without one, the plugin was built before frames: it
+		// read the batch as empty, and its answer would lose the records.
+		return stage.Processed{}, errors.New("process: the plugin answered without a batch frame: " +
+			"it was built for an older wire format and cannot read the batches this host sends; rebuild it")
+	}
+	batch, dropped, err := FromPB(res)
+	if err != nil {
+		return stage.Processed{}, fmt.Errorf("process: the plugin answered with a batch that cannot be read: %w", err)
+	}
 	return stage.Processed{Batch: batch, Dropped: dropped}, nil
 }
 

@@ -107,10 +107,18 @@ func (s *filterServer) Process(ctx context.Context, b *pb.Batch) (*pb.Batch, err
 	}
 	s.procMu.Lock()
 	defer s.procMu.Unlock()
-	batch, _ := FromPB(b)
+	batch, _, err := FromPB(b)
+	if err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
 	res, err := f.Process(ctx, batch)
 	if err != nil {
 		return nil, status.Error(codes.Unknown, err.Error())
+	}
+	if len(b.Frame) == 0 && len(b.Records) > 0 {
+		// A host built before batch frames cannot read one: answer it
+		// the way it asked.
+		return toPBRecords(res.Batch, res.Dropped), nil
 	}
 	return ToPB(res.Batch, res.Dropped), nil
 }
@@ -166,7 +174,10 @@ func (s *outputServer) Write(ctx context.Context, b *pb.Batch) (*pb.ResultList, 
 	if s.out == nil {
 		return nil, errNotOpen
 	}
-	batch, _ := FromPB(b)
+	batch, _, err := FromPB(b)
+	if err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
 	res, err := s.out.Write(ctx, batch.Records)
 	if err != nil {
 		return nil, status.Error(codes.Unknown, err.Error())

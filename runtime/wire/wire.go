@@ -24,7 +24,7 @@ import (
 // Handshake is shared by host and plugins. The cookie only keeps a plugin
 // binary from being run by hand by mistake; it is not a secret.
 var Handshake = plugin.HandshakeConfig{
-	ProtocolVersion:  1,
+	ProtocolVersion:  2, // 2: batches travel as one frame (frame.go)
 	MagicCookieKey:   "MDRSFLOW_PLUGIN",
 	MagicCookieValue: "7f1c2d9e-batch-v1",
 }
@@ -111,8 +111,16 @@ func fromPBConfig(c *pb.Config) stage.Config {
 		Settings: c.Settings, DataDir: c.DataDir}
 }
 
-// ToPB converts a batch for the wire. Data slices are shared, not copied.
+// ToPB converts a batch for the wire: its records go into one frame (see
+// frame.go), a copy that shares no memory with b.
 func ToPB(b sdk.Batch, dropped int) *pb.Batch {
+	return &pb.Batch{Id: b.ID, Dropped: uint32(dropped), Frame: appendFrame(nil, b.Records)}
+}
+
+// toPBRecords converts a batch for the wire format before frames, one
+// message per record: the answer to a host that sent its batch that way.
+// Data slices are shared, not copied.
+func toPBRecords(b sdk.Batch, dropped int) *pb.Batch {
 	out := &pb.Batch{Id: b.ID, Dropped: uint32(dropped), Records: make([]*pb.Record, len(b.Records))}
 	recs := make([]pb.Record, len(b.Records))
 	for i := range b.Records {
@@ -131,19 +139,32 @@ func ToPB(b sdk.Batch, dropped int) *pb.Batch {
 	return out
 }
 
-// FromPB converts a batch from the wire.
-func FromPB(b *pb.Batch) (sdk.Batch, int) {
+// FromPB converts a batch from the wire. It reads the frame, or, when the
+// frame is empty, the records one message each as a plugin built against
+// the format before frames sends them. A frame that cannot be decoded is
+// an error. The records' Data and Meta share memory with b's frame.
+func FromPB(b *pb.Batch) (sdk.Batch, int, error) {
+	if len(b.Frame) > 0 {
+		if len(b.Records) > 0 {
+			return sdk.Batch{}, 0, fmt.Errorf("batch %d has both a frame and %d records as messages", b.Id, len(b.Records))
+		}
+		recs, err := decodeFrame(b.Frame)
+		if err != nil {
+			return sdk.Batch{}, 0, fmt.Errorf("batch %d: %w", b.Id, err)
+		}
+		return sdk.Batch{ID: b.Id, Records: recs}, int(b.Dropped), nil
+	}
 	out := sdk.Batch{ID: b.Id, Records: make([]sdk.Record, len(b.Records))}
 	for i, p := range b.Records {
 		r := &out.Records[i]
-		r.Data, r.Path, r.Source, r.ID = p.Data, p.Path, p.Source, p.Id
-		r.Tenant, r.Error, r.Quarantine, r.Meta = p.Tenant, p.Error, p.Quarantine, p.Meta
-		if len(p.Routes) > 0 {
+		r.Data, r.Path, r.Source, r.ID = p.GetData(), p.GetPath(), p.GetSource(), p.GetId()
+		r.Tenant, r.Error, r.Quarantine, r.Meta = p.GetTenant(), p.GetError(), p.GetQuarantine(), p.GetMeta()
+		if len(p.GetRoutes()) > 0 {
 			r.Routes = make([]sdk.Route, len(p.Routes))
 			for j, rt := range p.Routes {
-				r.Routes[j] = sdk.Route{Output: int(rt.Output), Target: rt.Target}
+				r.Routes[j] = sdk.Route{Output: int(rt.GetOutput()), Target: rt.GetTarget()}
 			}
 		}
 	}
-	return out, int(b.Dropped)
+	return out, int(b.Dropped), nil
 }

@@ -113,7 +113,9 @@ func BenchmarkBatchFraming(b *testing.B) {
 				if err := proto.Unmarshal(msg, &got); err != nil {
 					b.Fatal(err)
 				}
-				if back, _ := wire.FromPB(&got); len(back.Records) != len(batch.Records) {
+				if back, _, err := wire.FromPB(&got); err != nil {
+					b.Fatal(err)
+				} else if len(back.Records) != len(batch.Records) {
 					b.Fatalf("%d records back, want %d", len(back.Records), len(batch.Records))
 				}
 			}
@@ -137,7 +139,9 @@ func BenchmarkBatchFraming(b *testing.B) {
 				if err := proto.Unmarshal(wireBytes, &got); err != nil {
 					b.Fatal(err)
 				}
-				wire.FromPB(&got)
+				if _, _, err := wire.FromPB(&got); err != nil {
+					b.Fatal(err)
+				}
 			}
 			reportPerRecord(b)
 		})

@@ -236,10 +236,16 @@ func (x *Record) GetMeta() []byte {
 }
 
 type Batch struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
-	Records       []*Record              `protobuf:"bytes,2,rep,name=records,proto3" json:"records,omitempty"`
-	Dropped       uint32                 `protobuf:"varint,3,opt,name=dropped,proto3" json:"dropped,omitempty"` // records a filter dropped on purpose
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	// The records one message each: the wire format before frame. Senders
+	// now leave it empty and fill frame; a receiver still reads it when
+	// frame is empty, from a plugin built against the older format.
+	Records []*Record `protobuf:"bytes,2,rep,name=records,proto3" json:"records,omitempty"`
+	Dropped uint32    `protobuf:"varint,3,opt,name=dropped,proto3" json:"dropped,omitempty"` // records a filter dropped on purpose
+	// All the records of the batch in one compact binary frame, laid out
+	// as runtime/wire/frame.go documents. When set, records is empty.
+	Frame         []byte `protobuf:"bytes,4,opt,name=frame,proto3" json:"frame,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -293,6 +299,13 @@ func (x *Batch) GetDropped() uint32 {
 		return x.Dropped
 	}
 	return 0
+}
+
+func (x *Batch) GetFrame() []byte {
+	if x != nil {
+		return x.Frame
+	}
+	return nil
 }
 
 type Config struct {
@@ -619,11 +632,12 @@ const file_wire_proto_rawDesc = "" +
 	"quarantine\x18\a \x01(\tR\n" +
 	"quarantine\x12/\n" +
 	"\x06routes\x18\b \x03(\v2\x17.mdrsflow.wire.v1.RouteR\x06routes\x12\x12\n" +
-	"\x04meta\x18\t \x01(\fR\x04meta\"e\n" +
+	"\x04meta\x18\t \x01(\fR\x04meta\"{\n" +
 	"\x05Batch\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x122\n" +
 	"\arecords\x18\x02 \x03(\v2\x18.mdrsflow.wire.v1.RecordR\arecords\x12\x18\n" +
-	"\adropped\x18\x03 \x01(\rR\adropped\"\x8b\x01\n" +
+	"\adropped\x18\x03 \x01(\rR\adropped\x12\x14\n" +
+	"\x05frame\x18\x04 \x01(\fR\x05frame\"\x8b\x01\n" +
 	"\x06Config\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x0e\n" +
