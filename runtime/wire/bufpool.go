@@ -4,6 +4,7 @@ import (
 	"math/bits"
 	"sync"
 
+	"google.golang.org/grpc/experimental"
 	"google.golang.org/grpc/mem"
 )
 
@@ -24,6 +25,10 @@ const (
 )
 
 var sharedBuffers = &bufferPool{}
+
+// The pool is gRPC's default for every connection and for the protobuf
+// codec's send buffers, which no per-connection option reaches.
+func init() { experimental.SetDefaultBufferPool(sharedBuffers) }
 
 // tier returns the smallest tier that holds n bytes.
 func tier(n int) int {

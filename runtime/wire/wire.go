@@ -89,7 +89,7 @@ func (p *grpcPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc
 // ServerOptions raise gRPC's message limits for a plugin server.
 func ServerOptions(opts []grpc.ServerOption) *grpc.Server {
 	opts = append(opts, grpc.MaxRecvMsgSize(MaxMessageBytes), grpc.MaxSendMsgSize(MaxMessageBytes),
-		experimental.BufferPool(sharedBuffers))
+		experimental.BufferPool(sharedBuffers)) // the server defaults are fixed before our init runs
 	return grpc.NewServer(opts...)
 }
 
