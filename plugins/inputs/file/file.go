@@ -95,7 +95,7 @@ type File struct {
 func New() *File {
 	return &File{
 		Mode:         ModeReadOnce,
-		BatchSize:    1024,
+		BatchSize:    256,
 		BatchTimeout: 200 * time.Millisecond,
 		PollInterval: time.Second,
 		MaxLineBytes: zeeklog.DefaultMaxLineBytes,

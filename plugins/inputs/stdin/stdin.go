@@ -63,7 +63,7 @@ type Stdin struct {
 func New() *Stdin {
 	return &Stdin{
 		Format:       string(zeeklog.FormatAuto),
-		BatchSize:    1024,
+		BatchSize:    256,
 		BatchTimeout: 200 * time.Millisecond,
 		MaxLineBytes: zeeklog.DefaultMaxLineBytes,
 	}
