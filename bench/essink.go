@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // esSink is a fake Elasticsearch that takes bulk requests, answers every
@@ -31,6 +32,10 @@ type esSink struct {
 	docs atomic.Int64
 	reqs atomic.Int64
 	bad  atomic.Int64
+	// downUntil (Unix nanoseconds) makes bulk requests before it fail
+	// with 503, as a cluster that is down; down counts them.
+	downUntil atomic.Int64
+	down      atomic.Int64
 
 	mu      sync.Mutex
 	indices map[string]int64
@@ -51,11 +56,16 @@ func startESSink() (*esSink, error) {
 
 func (s *esSink) Close() { _ = s.srv.Close() }
 
+// downFor answers every bulk request 503 for d from now.
+func (s *esSink) downFor(d time.Duration) { s.downUntil.Store(time.Now().Add(d).UnixNano()) }
+
 // reset clears the counts between runs.
 func (s *esSink) reset() {
 	s.docs.Store(0)
 	s.reqs.Store(0)
 	s.bad.Store(0)
+	s.downUntil.Store(0)
+	s.down.Store(0)
 	s.mu.Lock()
 	s.indices = map[string]int64{}
 	s.refused = map[string]int{}
@@ -111,6 +121,13 @@ func (s *esSink) serve(w http.ResponseWriter, r *http.Request) {
 // bulk reads action/source pairs and answers each item 201.
 func (s *esSink) bulk(w http.ResponseWriter, r *http.Request) {
 	s.reqs.Add(1)
+	if time.Now().UnixNano() < s.downUntil.Load() {
+		s.down.Add(1)
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = io.WriteString(w, `{"error":{"type":"unavailable_shards_exception","reason":"bench: cluster down"},"status":503}`)
+		return
+	}
 	var body io.Reader = r.Body
 	if r.Header.Get("Content-Encoding") == "gzip" {
 		zr, err := gzip.NewReader(r.Body)

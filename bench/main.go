@@ -24,6 +24,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // defaultEvents keeps a default bench (4 scenarios, 3 runs each) near three
@@ -42,6 +43,7 @@ type options struct {
 	profile bool
 	perf    bool
 	verbose bool
+	outage  time.Duration
 }
 
 func main() {
@@ -50,7 +52,7 @@ func main() {
 	flag.IntVar(&o.runs, "runs", 3, "runs of each scenario; the table shows medians")
 	flag.BoolVar(&o.linear, "linear", false, "also run 10× the events, for linearity (slow)")
 	flag.StringVar(&o.only, "scenarios", "", "comma-separated scenarios to run (default: all; "+
-		"subprocess, in-process, tenants-100, elasticsearch, and subprocess-10x with -linear)")
+		"subprocess, in-process, tenants-100, elasticsearch, es-outage, and subprocess-10x with -linear)")
 	flag.StringVar(&o.work, "work", filepath.Join("bench", ".work"),
 		"folder for the binaries, mixes and run outputs (mixes are reused)")
 	flag.StringVar(&o.jsonOut, "json", "", "write the results as JSON here (default: <work>/results.json)")
@@ -60,6 +62,8 @@ func main() {
 	flag.BoolVar(&o.perf, "perf", false,
 		"also run the subprocess scenario once under `perf record` and print the top functions per process")
 	flag.BoolVar(&o.verbose, "v", false, "show build and generation output")
+	flag.DurationVar(&o.outage, "outage", 10*time.Second,
+		"es-outage: how long the fake Elasticsearch answers 503 from the start of each run")
 	flag.DurationVar(&pssEvery, "pss-every", pssEvery,
 		"how often to list the process tree and read each PSS (smaps_rollup is the harness's main cost)")
 	flag.Parse()
@@ -227,6 +231,8 @@ func pick(o options) ([]Scenario, error) {
 			What: "as subprocess, events spread over 100 tenants (a file per tenant and group)"},
 		{Name: "elasticsearch", Events: o.n, Tenants: 1, ES: true,
 			What: "as subprocess, into a fake Elasticsearch bulk API in the harness"},
+		{Name: "es-outage", Events: o.n, Tenants: 1, ES: true, Outage: o.outage,
+			What: "as elasticsearch, with the cluster answering 503 for the first -outage of the run: memory while an output is down"},
 	}
 	if o.linear {
 		all = append(all, Scenario{Name: "subprocess-10x", Events: 10 * o.n, Tenants: 1,

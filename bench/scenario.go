@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // flowFile is the flow every scenario runs, inside the work folder's copy
@@ -27,6 +28,9 @@ type Scenario struct {
 	Tenants   int    `json:"tenants"`
 	InProcess bool   `json:"in_process"`
 	ES        bool   `json:"elasticsearch"`
+	// Outage, with ES, is how long the fake cluster answers every bulk
+	// request 503 from the start of the run before it takes them again.
+	Outage time.Duration `json:"outage_ns,omitempty"`
 }
 
 // Run is one measured run of a scenario.
@@ -141,6 +145,9 @@ func (e *env) run(ctx context.Context, sc Scenario, round int, extra []string) (
 	if sc.ES {
 		e.sink.reset()
 		esURL = e.sink.URL
+		if sc.Outage > 0 {
+			e.sink.downFor(sc.Outage)
+		}
 	}
 	var cmd *exec.Cmd
 	if len(extra) > 0 { // a wrapper such as perf record

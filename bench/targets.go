@@ -15,14 +15,19 @@ type Ratios struct {
 	BoundaryCPURounds []float64 `json:"subprocess_over_in_process_cpu_by_round,omitempty"`
 	BoundaryRate      float64   `json:"subprocess_over_in_process_events_per_s,omitempty"`
 	BoundaryPSS       float64   `json:"subprocess_over_in_process_pss,omitempty"`
-	// Linear is CPU of 10× the events over CPU of 1× (ideal: 10).
-	Linear float64 `json:"cpu_10x_over_1x,omitempty"`
+	// Linear is CPU of 10× the events over CPU of 1× (ideal: 10);
+	// LinearPSS the same for peak tree PSS (flat: 1).
+	Linear    float64 `json:"cpu_10x_over_1x,omitempty"`
+	LinearPSS float64 `json:"pss_10x_over_1x,omitempty"`
 	// Tenants* are 100 tenants over 1: CPU per event and events/s.
 	TenantsCPU  float64 `json:"tenants_100_over_1_cpu,omitempty"`
 	TenantsRate float64 `json:"tenants_100_over_1_events_per_s,omitempty"`
 	// ESOverFile is CPU per event of the Elasticsearch scenario over the
 	// file output's.
 	ESOverFile float64 `json:"elasticsearch_over_file_cpu,omitempty"`
+	// OutagePSS is peak tree PSS with the cluster down for a while over
+	// the same flow with it up (bounded: about 1).
+	OutagePSS float64 `json:"es_outage_over_elasticsearch_pss,omitempty"`
 }
 
 func find(sums []Summary, name string) *Summary {
@@ -51,6 +56,7 @@ func ratios(sums []Summary) Ratios {
 	}
 	if x := find(sums, "subprocess-10x"); x != nil {
 		r.Linear = x.CPUSeconds / sub.CPUSeconds
+		r.LinearPSS = x.PeakPSSMB / sub.PeakPSSMB
 	}
 	if t := find(sums, "tenants-100"); t != nil {
 		r.TenantsCPU = t.CPUPerMillion / sub.CPUPerMillion
@@ -58,6 +64,9 @@ func ratios(sums []Summary) Ratios {
 	}
 	if es := find(sums, "elasticsearch"); es != nil {
 		r.ESOverFile = es.CPUPerMillion / sub.CPUPerMillion
+		if o := find(sums, "es-outage"); o != nil {
+			r.OutagePSS = o.PeakPSSMB / es.PeakPSSMB
+		}
 	}
 	return r
 }
@@ -72,13 +81,16 @@ func printRatios(w io.Writer, r Ratios) {
 			"tree PSS %.2f×\n", r.BoundaryCPU, strings.Join(rounds, ", "), r.BoundaryRate, r.BoundaryPSS)
 	}
 	if r.Linear > 0 {
-		fmt.Fprintf(w, "10× events / 1×: CPU %.2f× (linear: 10×)\n", r.Linear)
+		fmt.Fprintf(w, "10× events / 1×: CPU %.2f× (linear: 10×), tree PSS %.2f× (flat: 1×)\n", r.Linear, r.LinearPSS)
 	}
 	if r.TenantsCPU > 0 {
 		fmt.Fprintf(w, "100 tenants / 1: CPU per event %.2f×, events/s %.2f×\n", r.TenantsCPU, r.TenantsRate)
 	}
 	if r.ESOverFile > 0 {
 		fmt.Fprintf(w, "elasticsearch / file output: CPU per event %.2f×\n", r.ESOverFile)
+	}
+	if r.OutagePSS > 0 {
+		fmt.Fprintf(w, "es-outage / elasticsearch: tree PSS %.2f× (bounded: about 1×)\n", r.OutagePSS)
 	}
 }
 
