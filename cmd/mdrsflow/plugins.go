@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"runtime"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -27,9 +28,21 @@ func isPluginProcess() bool {
 
 // servePlugin serves this binary's built-in plugins to the host.
 func servePlugin() {
+	pluginProcs()
 	logger := wire.PluginLogger(slog.LevelInfo)
 	slog.SetDefault(logger)
 	wire.Serve(Opener(logger))
+}
+
+// pluginProcs runs a plugin process on one processor unless the
+// environment sets GOMAXPROCS. A plugin process serves one worker, one batch
+// at a time, and the host runs a process per worker for parallelism; with
+// more processors the Go scheduler and the garbage collector spread that one
+// batch's work over threads that mostly wait on each other.
+func pluginProcs() {
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(1)
+	}
 }
 
 // Opener builds built-in plugins in a plugin process.
