@@ -75,7 +75,7 @@ type openFile struct {
 
 // New returns the output with its defaults set.
 func New() *File {
-	return &File{MaxOpenFiles: 256}
+	return &File{MaxOpenFiles: 1024}
 }
 
 // Validate checks the settings without touching the file system.
@@ -102,6 +102,13 @@ func (o *File) Start(_ context.Context, env sdk.Env) error {
 	}
 	if err := os.MkdirAll(o.Path, 0o750); err != nil {
 		return fmt.Errorf("file: create folder (setting path): %w", err)
+	}
+	if lim := openFileLimit(); lim > 0 && uint64(o.MaxOpenFiles) > lim/2 {
+		keep := max(int(lim/2), 1)
+		o.log.Warn("max_open_files is more than half of this process's limit on open files; "+
+			"keeping fewer open. Raise the limit (ulimit -n, or LimitNOFILE= in a systemd unit) "+
+			"to keep more", "max_open_files", o.MaxOpenFiles, "limit", lim, "keeping", keep)
+		o.MaxOpenFiles = keep
 	}
 	o.files = map[string]*openFile{}
 	o.started = true
@@ -209,27 +216,37 @@ func (o *File) appendTo(target string, buf []byte) error {
 	if err != nil {
 		return err
 	}
-	// The size is read each time rather than remembered, so a logrotate
-	// copytruncate in between is harmless.
-	st, err := of.f.Stat()
-	if err != nil {
-		o.closeFile(of)
-		return fmt.Errorf("file: stat %s: %w", of.path, err)
-	}
-
-	_, err = of.f.Write(buf)
+	n, err := of.f.Write(buf)
 	if err == nil && o.Sync {
 		err = of.f.Sync()
 	}
 	if err == nil {
 		return nil
 	}
-	if terr := of.f.Truncate(st.Size()); terr != nil {
-		o.log.Error("cannot remove a partly written line; the file may hold a broken line",
-			"path", of.path, "err", terr)
+	// The file is opened for appending, so the n bytes that made it are its
+	// last ones. Its size is read now rather than remembered, so a
+	// logrotate copytruncate before the write is harmless.
+	if n > 0 {
+		if terr := o.cutBack(of.f, int64(n)); terr != nil {
+			o.log.Error("cannot remove a partly written line; the file may hold a broken line",
+				"path", of.path, "err", terr)
+		}
 	}
 	o.closeFile(of)
 	return fmt.Errorf("file: write %s: %w", of.path, err)
+}
+
+// cutBack removes the last n bytes of f.
+func (o *File) cutBack(f *os.File, n int64) error {
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if st.Size() < n {
+		return fmt.Errorf("the file holds %d bytes, fewer than the %d just written: it was "+
+			"truncated meanwhile", st.Size(), n)
+	}
+	return f.Truncate(st.Size() - n)
 }
 
 // get returns the open file of a target, opening it and closing the least
