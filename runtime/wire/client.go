@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/go-plugin"
@@ -54,7 +55,7 @@ func Launch(cmd *exec.Cmd, kind sdk.Kind, logger *slog.Logger, sum []byte) (*Pro
 	proto, err := c.Client()
 	if err != nil {
 		c.Kill()
-		return nil, fmt.Errorf("start %s plugin %s: %w", kind, cmd.Path, err)
+		return nil, startError(kind, cmd.Path, err)
 	}
 	raw, err := proto.Dispense(string(kind))
 	if err != nil {
@@ -62,6 +63,17 @@ func Launch(cmd *exec.Cmd, kind sdk.Kind, logger *slog.Logger, sum []byte) (*Pro
 		return nil, fmt.Errorf("start %s plugin %s: %w", kind, cmd.Path, err)
 	}
 	return &Process{client: c, raw: raw, kind: kind}, nil
+}
+
+// startError names the plugin that failed to start and, when its wire
+// protocol is not this host's, says what to do about it.
+func startError(kind sdk.Kind, path string, err error) error {
+	if strings.Contains(err.Error(), "incompatible API version") {
+		return fmt.Errorf("start %s plugin %s: %w; the plugin was built for another "+
+			"version of the plugin protocol (this mdrsflow speaks %d): rebuild it "+
+			"against the sdk of this mdrsflow release", kind, path, err, Handshake.ProtocolVersion)
+	}
+	return fmt.Errorf("start %s plugin %s: %w", kind, path, err)
 }
 
 // Exited reports whether the process has ended.
