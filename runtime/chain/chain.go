@@ -89,6 +89,10 @@ type step struct {
 	filter sdk.Filter
 	cond   *expr.Program
 	tag    string
+	// run, when set, decides this guard and the ones after it in one
+	// lookup; pos is this guard's place in run.guards.
+	run *guardRun
+	pos int
 }
 
 // Build constructs every step from the registry, validates and starts it.
@@ -149,6 +153,7 @@ func Build(ctx context.Context, spec Spec, env sdk.Env) (c *Chain, err error) {
 			}
 		}
 	}
+	c.planGuards()
 	if spec.Router != nil {
 		if c.router, err = newRouter(*spec.Router); err != nil {
 			return c, err
@@ -343,6 +348,12 @@ func (c *Chain) applyRaw(ev *event.Event, raw []byte) (keep bool, failure string
 	c.decided = ev.MetaString("tenant")
 	for i := 0; i < len(c.steps); i++ {
 		s := &c.steps[i]
+		if s.run != nil {
+			if next, ok := s.run.next(ev, s.pos); ok {
+				i = next - 1
+				continue
+			}
+		}
 		if s.cond != nil {
 			ok, err := s.cond.EvalBool(ev)
 			if err != nil {

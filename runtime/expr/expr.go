@@ -204,3 +204,64 @@ func normalize(v any) any {
 	}
 	return v
 }
+
+// MetaTest reports whether the condition only compares one metadata key
+// with constant text: `meta("k") == "v"`, `"v" == meta("k")` or
+// `meta("k") in ["v", "w"]`. Such a condition holds exactly when the key
+// holds a string among values, so a run of them can be decided by reading
+// the key once (see the chain's guard dispatch).
+func (p *Program) MetaTest() (key string, values []string, ok bool) {
+	tree, err := parser.Parse(p.src)
+	if err != nil {
+		return "", nil, false
+	}
+	bin, isBin := tree.Node.(*ast.BinaryNode)
+	if !isBin {
+		return "", nil, false
+	}
+	switch bin.Operator {
+	case "==":
+		if k, ok := metaCall(bin.Left); ok {
+			if s, ok := bin.Right.(*ast.StringNode); ok {
+				return k, []string{s.Value}, true
+			}
+		}
+		if k, ok := metaCall(bin.Right); ok {
+			if s, ok := bin.Left.(*ast.StringNode); ok {
+				return k, []string{s.Value}, true
+			}
+		}
+	case "in":
+		k, ok := metaCall(bin.Left)
+		arr, isArr := bin.Right.(*ast.ArrayNode)
+		if !ok || !isArr || len(arr.Nodes) == 0 {
+			return "", nil, false
+		}
+		for _, n := range arr.Nodes {
+			s, ok := n.(*ast.StringNode)
+			if !ok {
+				return "", nil, false
+			}
+			values = append(values, s.Value)
+		}
+		return k, values, true
+	}
+	return "", nil, false
+}
+
+// metaCall recognises meta("k") with a constant key.
+func metaCall(n ast.Node) (string, bool) {
+	call, ok := n.(*ast.CallNode)
+	if !ok || len(call.Arguments) != 1 {
+		return "", false
+	}
+	id, ok := call.Callee.(*ast.IdentifierNode)
+	if !ok || id.Value != "meta" {
+		return "", false
+	}
+	s, ok := call.Arguments[0].(*ast.StringNode)
+	if !ok {
+		return "", false
+	}
+	return s.Value, true
+}
