@@ -271,7 +271,7 @@ func (c *Chain) processOne(rec *sdk.Record) bool {
 			}
 		}
 		if failure != "" {
-			c.markFailed(ev, failure)
+			c.markFailed(ev, raw, failure)
 		}
 		if q := ev.MetaString("quarantine"); q != "" {
 			rec.Quarantine = q
@@ -301,7 +301,7 @@ func (c *Chain) processOne(rec *sdk.Record) bool {
 			if rec.Error == "" {
 				// Quarantined by a step (the tenant filter) or the router:
 				// the document explains itself, as a failed one does.
-				c.markFailed(ev, rec.Quarantine)
+				c.markFailed(ev, raw, rec.Quarantine)
 				addTag(ev, "_mdrsflow_quarantine")
 			}
 		} else if rec.Error != "" {
@@ -425,7 +425,7 @@ var (
 
 // markFailed records the failure on the event itself, as an ingest
 // pipeline's failure handler does, so the document explains itself.
-func (c *Chain) markFailed(ev *event.Event, failure string) {
+func (c *Chain) markFailed(ev *event.Event, raw []byte, failure string) {
 	f := ev.Fields()
 	if err := ev.Set(pathErrorMessage, failure); err != nil {
 		// `error` is not an object on this record: move it aside.
@@ -437,6 +437,11 @@ func (c *Chain) markFailed(ev *event.Event, failure string) {
 		f["_event"] = f["event"]
 		delete(f, "event")
 		_ = ev.Set(pathEventKind, "pipeline_error")
+	}
+	if _, ok := ev.Get(pathEventOrig); !ok && len(raw) > 0 {
+		// The record as it reached this chain, so that it can be fixed
+		// and sent again; the document beside it is half transformed.
+		_ = ev.Set(pathEventOrig, string(raw))
 	}
 	if _, ok := ev.Get(pathTimestamp); !ok {
 		// Data streams refuse documents without @timestamp.
