@@ -30,10 +30,14 @@ func dlqCmd() *cobra.Command {
 		Short: "Inspect and replay dead letters: events an output refused for good",
 		Long: `Each flow keeps the events its outputs refused for good (a mapping conflict,
 an illegal value) in NDJSON files under <data-dir>/<flow>/dlq, with the reason,
-the output, the target and the document id. Fix the cause (a template, a
-field in the flow), then replay them: they are sent again through the same
-outputs, to the same targets with the same ids, so a replay never creates a
-duplicate. The queue is bounded by MDRSFLOW_DLQ_MAX_SIZE (default 1GiB); when it
+the output, the target and the document id. Fix the cause where the output
+refused them (an index template or mapping, a field the flow writes), then
+replay them: they are sent again through the same outputs, to the same
+targets with the same ids, so a replay never creates a duplicate. The target
+is the one stored with each event: events refused because the target itself
+was wrong (a routing template fixed since) are refused again; take them out
+of the NDJSON files (the "event" of each line) and send them through the flow
+again, then delete those files. The queue is bounded by MDRSFLOW_DLQ_MAX_SIZE (default 1GiB); when it
 is full, its oldest file is deleted with an error in the log.`,
 	}
 	c.PersistentFlags().StringVar(&dataDir, "data-dir", envOr("MDRSFLOW_DATA", "data"),
@@ -254,8 +258,20 @@ func replay(cmd *cobra.Command, flowFile, dataDir string, retryFor time.Duration
 			"the rest stays in the queue", err)
 	}
 	if left := rep.Rejected + rep.Kept + rep.Unreadable; left > 0 {
-		return fmt.Errorf("%d dead letters remain in %s; `mdrsflow dlq list %s` shows why",
-			left, dir, flowFile)
+		return fmt.Errorf("%d dead letters remain in %s; `mdrsflow dlq list --data-dir %s %s` shows why",
+			left, dir, shellWord(dataDir), shellWord(flowFile))
 	}
 	return nil
+}
+
+// shellWord quotes s for a command an operator copies into a shell, when
+// it needs quoting.
+func shellWord(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r == '/' || r == '.' || r == '-' || r == '_' || r == ':' || r == '=' ||
+			r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z')
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

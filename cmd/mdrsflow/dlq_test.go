@@ -66,10 +66,14 @@ outputs:
 	}
 	letters := readLetters(t, host.DeadLetterDir(filepath.Join(dir, "data"), "site"))
 
-	out, _, err = mdrsflow(t, dir, env, "dlq", "replay", "--data-dir", "data", "site.yaml")
+	out, errOut, err = mdrsflow(t, dir, env, "dlq", "replay", "--data-dir", "data", "site.yaml")
 	t.Logf("replay against the refusing cluster:\n%s", out)
 	if err == nil || !strings.Contains(out, "0 delivered and removed, 4 refused again") {
 		t.Errorf("replay against the refusing cluster: %v\n%s", err, out)
+	}
+	// The command it suggests must find the same queue when copied.
+	if !strings.Contains(errOut, "`mdrsflow dlq list --data-dir data site.yaml` shows why") {
+		t.Errorf("the refused replay's hint does not name the data folder:\n%s", errOut)
 	}
 	if again := readLetters(t, host.DeadLetterDir(filepath.Join(dir, "data"), "site")); len(again) != 4 ||
 		again[0].Replays != 1 {
@@ -126,4 +130,18 @@ func readLetters(t *testing.T, dir string) []dlq.Letter {
 		}
 	}
 	return out
+}
+
+func TestShellWord(t *testing.T) {
+	for in, want := range map[string]string{
+		"data":              "data",
+		"/var/lib/mdrsflow": "/var/lib/mdrsflow",
+		"my data":           "'my data'",
+		"it's":              `'it'\''s'`,
+		"":                  "''",
+	} {
+		if got := shellWord(in); got != want {
+			t.Errorf("shellWord(%q) = %s, want %s", in, got, want)
+		}
+	}
 }
