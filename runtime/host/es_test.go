@@ -7,10 +7,12 @@ package host_test
 // dead-letter queue holds, and when the input was acknowledged.
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -191,8 +193,10 @@ func TestElasticsearchEveryEventOnce(t *testing.T) {
 	}
 	f := writeFlowFile(t, esFlow(t, dir, name, srv.URL, n, 100,
 		"      timeout: 500ms\n      flush_records: 250\n"))
+	var logs bytes.Buffer
+	logger := slog.New(slog.NewJSONHandler(&syncWriter{w: &logs}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	r, err := host.New(f, host.Options{InProcess: true, DataDir: filepath.Join(dir, "data"),
-		Logger: quietLogger(), RetryBase: 10 * time.Millisecond, RetryMax: 200 * time.Millisecond})
+		Logger: logger, RetryBase: 10 * time.Millisecond, RetryMax: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,6 +244,19 @@ func TestElasticsearchEveryEventOnce(t *testing.T) {
 	}
 	if st := r.DeadLetters(); st.Written != uint64(rejected) || st.Discarded != 0 {
 		t.Errorf("dead-letter stats %+v", st)
+	}
+	// The operator hears of it once (the run is shorter than a minute),
+	// with the output, the target and the cluster's reason.
+	var refusals []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(line), &m) == nil && strings.HasPrefix(fmt.Sprint(m["msg"]), "output refused events for good") {
+			refusals = append(refusals, m)
+		}
+	}
+	if len(refusals) != 1 || refusals[0]["target"] != esTarget ||
+		!strings.HasPrefix(fmt.Sprint(refusals[0]["example"]), "mapper_parsing_exception") {
+		t.Errorf("warnings of refused events: %v\n%s", refusals, logs.String())
 	}
 	var faults = map[int]int{}
 	for _, q := range srv.BulkRequests() {

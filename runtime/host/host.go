@@ -115,6 +115,8 @@ type Runner struct {
 	gens []atomic.Uint64
 
 	unroutedLog everyMinute
+	// rejectedLog says, per output, that it refused events for good.
+	rejectedLog []everyMinute
 
 	started atomic.Bool
 	lastErr atomic.Value // string: why an output is retrying, "" when fine
@@ -217,6 +219,7 @@ func New(f *flow.Flow, opts Options) (*Runner, error) {
 		r.outputs = append(r.outputs, p)
 		r.outIDs = append(r.outIDs, o.ID)
 	}
+	r.rejectedLog = make([]everyMinute, len(r.outputs))
 	return r, nil
 }
 
@@ -548,7 +551,8 @@ func (r *Runner) process(ctx context.Context, w int, it *item, outCh []chan deli
 		for _, u := range unrouted {
 			r.stats.addUnrouted(u.rec)
 		}
-		r.unroutedLog.log(r.log, len(unrouted), unrouted[0].reason)
+		r.unroutedLog.log(r.log, "events no output takes were kept in the dead-letter queue; "+
+			"see `mdrsflow dlq list`", len(unrouted), unrouted[0].reason)
 	}
 	n := 0
 	for _, s := range shares {
@@ -685,6 +689,11 @@ func (r *Runner) deliver(ctx context.Context, o int, d delivery) error {
 		for _, x := range rejected {
 			r.stats.addRejected(r.outIDs[o], x.rec)
 		}
+		if len(rejected) > 0 {
+			r.rejectedLog[o].log(r.log, "output refused events for good; they were kept in the "+
+				"dead-letter queue: fix the cause, then `mdrsflow dlq list` and `mdrsflow dlq replay`",
+				len(rejected), rejected[0].reason, "plugin", p.cfg.ID, "target", targetFor(rejected[0].rec, o))
+		}
 		recs = retry
 		if len(recs) == 0 {
 			r.lastErr.Store("")
@@ -793,23 +802,32 @@ func unroutedReason(rec sdk.Record) string {
 	return "no output's when: condition holds for this event"
 }
 
-// everyMinute logs a recurring problem at most once a minute, with the
-// count since the last line.
+// targetFor is the target rec has at output o.
+func targetFor(rec sdk.Record, o int) string {
+	for _, rt := range rec.Routes {
+		if rt.Output == o {
+			return rt.Target
+		}
+	}
+	return ""
+}
+
+// everyMinute logs a recurring problem at most once a minute (the first
+// time at once), with the count since the last line.
 type everyMinute struct {
 	mu    sync.Mutex
 	last  time.Time
 	count int
 }
 
-func (e *everyMinute) log(l *slog.Logger, n int, example string) {
+func (e *everyMinute) log(l *slog.Logger, msg string, n int, example string, attrs ...any) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.count += n
 	if time.Since(e.last) < time.Minute {
 		return
 	}
-	l.Warn("events no output takes were kept in the dead-letter queue; see `mdrsflow dlq list`",
-		"count", e.count, "example", example)
+	l.Warn(msg, append(attrs, "count", e.count, "example", example)...)
 	e.last, e.count = time.Now(), 0
 }
 
