@@ -329,6 +329,21 @@ func TestReadOnceNoFiles(t *testing.T) {
 	}
 }
 
+// A path that names a directory instead of the files in it reads
+// nothing; read_once says so instead of finishing with no records.
+func TestReadOnceDirectoryIsAnError(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "conn.log"), []byte(`{"n":1}`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f := build(t, fmt.Sprintf("paths: [%q]", dir), t.TempDir())
+	err := f.Run(context.Background(), (&collector{}).emit)
+	if err == nil || !strings.Contains(err.Error(), "only directories") ||
+		!strings.Contains(err.Error(), filepath.Join(dir, "*.log")) {
+		t.Fatalf("got %v", err)
+	}
+}
+
 // savedPosition returns the acknowledged position of the only file.
 func savedPosition(t *testing.T, f *File) (offset, line int64, done bool) {
 	t.Helper()
@@ -563,4 +578,10 @@ func TestCancel(t *testing.T) {
 			}
 		})
 	}
+}
+
+func (l *logs) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

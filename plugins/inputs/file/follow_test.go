@@ -110,6 +110,20 @@ func TestFollowGrowth(t *testing.T) {
 	}
 }
 
+// Following paths that match nothing says so once, and the files are
+// still picked up when they appear.
+func TestFollowWarnsWhileNothingMatches(t *testing.T) {
+	dir := t.TempDir()
+	fl := startFollow(t, fmt.Sprintf("paths: [%q]", filepath.Join(dir, "*.log")), t.TempDir())
+	waitFor(t, "the warning", func() bool { return fl.logs.contains("no file matches paths yet") })
+	writeFile(t, filepath.Join(dir, "conn.log"), jsonLines(1, 2))
+	fl.waitCount(t, 2)
+	fl.stop()
+	if n := strings.Count(fl.logs.String(), "no file matches paths yet"); n != 1 {
+		t.Errorf("warned %d times, want once", n)
+	}
+}
+
 func TestFollowRenameRotation(t *testing.T) {
 	tests := []struct {
 		name string

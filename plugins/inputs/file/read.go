@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -27,12 +28,17 @@ func (f *File) readOnce(ctx context.Context, emit sdk.Emit) error {
 			"paths setting and that the files exist", f.Paths, f.Exclude)
 	}
 
-	files := 0
+	files, regular := 0, 0
+	var other string
 	for _, path := range paths {
 		fi, err := os.Stat(path)
 		if err != nil || !fi.Mode().IsRegular() {
+			if err == nil && other == "" {
+				other = path
+			}
 			continue
 		}
+		regular++
 		key := identity(path, fi)
 		if f.files[key] != nil {
 			continue // the same file under a second name
@@ -52,6 +58,11 @@ func (f *File) readOnce(ctx context.Context, emit sdk.Emit) error {
 		return nil
 	}
 	f.stats.finished(files)
+	if regular == 0 && other != "" {
+		return fmt.Errorf("file input: paths %q match only directories or other files that are "+
+			"not regular files (%s, for one); name the log files, e.g. %s",
+			f.Paths, other, filepath.Join(other, "*.log"))
+	}
 	return nil
 }
 
@@ -148,7 +159,7 @@ func (f *File) follow(ctx context.Context, emit sdk.Emit) error {
 	defer timer.Stop()
 	<-timer.C
 
-	first := true
+	first, warned := true, false
 	var nextScan time.Time
 	for {
 		if ctx.Err() != nil {
@@ -162,6 +173,14 @@ func (f *File) follow(ctx context.Context, emit sdk.Emit) error {
 			}
 			first = false
 			nextScan = now.Add(f.PollInterval)
+			if len(f.files) == 0 && !warned {
+				// Often a mistake in paths, but in follow mode the files
+				// may simply not exist yet; say so once and keep looking.
+				f.stats.log.Warn("no file matches paths yet; still looking every poll_interval. "+
+					"If the files should exist, check the paths setting", "paths", f.Paths,
+					"exclude", f.Exclude, "poll_interval", f.PollInterval)
+				warned = true
+			}
 		}
 
 		progressed := false
