@@ -269,7 +269,7 @@ func (l *loader) parse(path string, data []byte) (*Flow, error) {
 		}
 	}
 	var used Routing
-	if err := l.plugins(path, fd.inputs, sdk.KindInput, func(p Plugin, extra map[string]*yaml.Node) error {
+	if err := l.plugins(path, fd.inputs, sdk.KindInput, 0, 0, func(p Plugin, extra map[string]*yaml.Node) error {
 		f.Inputs = append(f.Inputs, p)
 		return nil
 	}); err != nil {
@@ -278,7 +278,7 @@ func (l *loader) parse(path string, data []byte) (*Flow, error) {
 	if err := l.filters(path, fd.filters, f, &used); err != nil {
 		return nil, err
 	}
-	if err := l.plugins(path, fd.outputs, sdk.KindOutput, func(p Plugin, extra map[string]*yaml.Node) error {
+	if err := l.plugins(path, fd.outputs, sdk.KindOutput, 0, 0, func(p Plugin, extra map[string]*yaml.Node) error {
 		o := Output{Plugin: p}
 		for k, v := range extra {
 			switch k {
@@ -344,7 +344,7 @@ func (l *loader) filters(path string, list *yaml.Node, f *Flow, used *Routing) e
 	if list.Kind != yaml.SequenceNode {
 		return l.errAt(path, list, "filters is a list of entries, each `- <plugin>: {settings}` or `- use: <file>`")
 	}
-	for _, entry := range list.Content {
+	for at, entry := range list.Content {
 		if use, cond, ok, err := l.useEntry(path, entry); err != nil {
 			return err
 		} else if ok {
@@ -370,7 +370,8 @@ func (l *loader) filters(path string, list *yaml.Node, f *Flow, used *Routing) e
 			continue
 		}
 		one := &yaml.Node{Kind: yaml.SequenceNode, Content: []*yaml.Node{entry}}
-		err := l.plugins(path, one, sdk.KindFilter, func(p Plugin, extra map[string]*yaml.Node) error {
+		// Named as in the flattened chain, which is how runs name it.
+		err := l.plugins(path, one, sdk.KindFilter, at, len(f.Filters), func(p Plugin, extra map[string]*yaml.Node) error {
 			s := Step{Plugin: p, OnError: "fail"}
 			for k, v := range extra {
 				switch k {
@@ -392,7 +393,6 @@ func (l *loader) filters(path string, list *yaml.Node, f *Flow, used *Routing) e
 					return l.errAt(path, v, fmt.Sprintf("%s: unknown key %q on a filter (expected if, on_error or id)", p.ID, k))
 				}
 			}
-			s.ID = fmt.Sprintf("%s#%d", p.Name, len(f.Filters)+1)
 			if id, ok := extra["id"]; ok {
 				s.ID = id.Value
 			}
@@ -438,7 +438,11 @@ func (l *loader) useEntry(path string, entry *yaml.Node) (use, cond *yaml.Node, 
 
 // plugins walks a list of plugin entries, validating each against the
 // registry, and hands each with its engine keys to add.
-func (l *loader) plugins(path string, list *yaml.Node, kind sdk.Kind, add func(Plugin, map[string]*yaml.Node) error) error {
+// plugins reads a list of plugin entries. first is the index of the list's
+// first entry in its section, for messages; firstID the number, less one,
+// of its default id (<plugin>#<n>).
+func (l *loader) plugins(path string, list *yaml.Node, kind sdk.Kind, first, firstID int,
+	add func(Plugin, map[string]*yaml.Node) error) error {
 	if list == nil {
 		return nil
 	}
@@ -447,7 +451,8 @@ func (l *loader) plugins(path string, list *yaml.Node, kind sdk.Kind, add func(P
 		return l.errAt(path, list, fmt.Sprintf("%s is a list of entries, each `- <plugin>: {settings}`", section))
 	}
 	ids := map[string]int{} // id -> line, for inputs and outputs
-	for n, entry := range list.Content {
+	for i, entry := range list.Content {
+		n := first + i
 		if entry.Kind != yaml.MappingNode || len(entry.Content) == 0 {
 			return l.errAt(path, entry, fmt.Sprintf("%s[%d] must be a mapping like `- <plugin>: {settings}`", section, n))
 		}
@@ -471,7 +476,7 @@ func (l *loader) plugins(path string, list *yaml.Node, kind sdk.Kind, add func(P
 		if p.Name == "" {
 			return l.errAt(path, entry, fmt.Sprintf("%s[%d] names no plugin", section, n))
 		}
-		p.ID = fmt.Sprintf("%s#%d", p.Name, n+1)
+		p.ID = fmt.Sprintf("%s#%d", p.Name, firstID+i+1)
 		if en, ok := extra["enabled"]; ok {
 			delete(extra, "enabled")
 			on, err := enabled(en.Value)

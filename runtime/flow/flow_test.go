@@ -97,3 +97,35 @@ outputs:
 		t.Errorf("a fixed quarantine target was refused: %v", err)
 	}
 }
+
+// A filter is named the same in a load error as in a run (its place in
+// the chain), and a mistake in the second entry points at filters[1].
+func TestFilterNamesInErrorsMatchTheRun(t *testing.T) {
+	head := `
+inputs:
+  - stdin: {}
+filters:
+  - tenant: {static: acme}
+  - drop: {}
+`
+	tail := `
+outputs:
+  - stdout: {}
+`
+	f, err := flow.ParseWithEnv("ok.yaml", []byte(head+tail), noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := f.Filters[1].ID; got != "drop#2" {
+		t.Fatalf("the run names the drop %q, want drop#2", got)
+	}
+	for src, want := range map[string]string{
+		head + "    if: 'nosuch('\n" + tail: "drop#2: if:",
+		head + "    iff: 'true'\n" + tail:   `filters[1] names two plugins, "drop" and "iff"`,
+	} {
+		_, err := flow.ParseWithEnv("bad.yaml", []byte(src), noEnv)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v, want it to contain %q", err, want)
+		}
+	}
+}
