@@ -140,8 +140,8 @@ func OpenReplayOutput(ctx context.Context, f *flow.Flow, id, dataDir string,
 		cfg := stage.Config{Kind: sdk.KindOutput, Name: o.Name, ID: o.ID, Flow: f.Name,
 			Settings: []byte(settings),
 			DataDir:  filepath.Join(dataDir, safeName(f.Name), safeName(o.ID))}
-		logger = logger.With("flow", f.Name, "plugin", o.ID, "kind", "output")
 		if o.External == nil {
+			// The stage adds the flow, the plugin and the kind itself.
 			out, err := stage.OpenOutput(ctx, cfg, logger)
 			if err != nil {
 				return nil, err
@@ -153,7 +153,7 @@ func OpenReplayOutput(ctx context.Context, f *flow.Flow, id, dataDir string,
 			return nil, err
 		}
 		proc, err := wire.Launch(exec.Command(o.External.Path, o.External.Args...),
-			sdk.KindOutput, logger, sum)
+			sdk.KindOutput, logger.With("flow", f.Name, "plugin", o.ID, "kind", "output"), sum)
 		if err != nil {
 			return nil, err
 		}

@@ -205,7 +205,8 @@ func New(f *flow.Flow, opts Options) (*Runner, error) {
 	for w := 0; w < opts.Workers; w++ {
 		var row []*part
 		for _, s := range specs {
-			p := &part{kind: sdk.KindFilter, cfg: s.cfg, logger: r.log.With("plugin", s.cfg.ID, "kind", "filter")}
+			p := &part{kind: sdk.KindFilter, cfg: s.cfg, logger: r.log.With("plugin", s.cfg.ID, "kind", "filter"),
+				bare: r.opts.Logger}
 			p.launch = r.launcher(sdk.KindFilter, s.external, p.logger)
 			row = append(row, p)
 		}
@@ -232,7 +233,7 @@ func (r *Runner) newPart(pl flow.Plugin, _ any) (*part, error) {
 		Settings: []byte(settings),
 		DataDir:  filepath.Join(r.opts.DataDir, safeName(r.flow.Name), safeName(pl.ID))}
 	logger := r.log.With("plugin", pl.ID, "kind", string(pl.Kind))
-	p := &part{kind: pl.Kind, cfg: cfg, logger: logger}
+	p := &part{kind: pl.Kind, cfg: cfg, logger: logger, bare: r.opts.Logger}
 	p.launch = r.launcher(pl.Kind, pl.External, logger)
 	return p, nil
 }

@@ -86,7 +86,11 @@ type genInput struct {
 	mu     sync.Mutex
 }
 
-func (g *genInput) Start(_ context.Context, env sdk.Env) error { g.dir = env.DataDir; return nil }
+func (g *genInput) Start(_ context.Context, env sdk.Env) error {
+	g.dir = env.DataDir
+	env.Logger.Info("testgen starting", "offset", int64(43570816), "share", 0.5)
+	return nil
+}
 
 func (g *genInput) Run(ctx context.Context, emit sdk.Emit) error {
 	id := uint64(0)
@@ -627,5 +631,53 @@ outputs:
 	}
 	if quarantined != 1 {
 		t.Errorf("%d records set aside, want 1", quarantined)
+	}
+}
+
+// A plugin's log line names its flow, plugin and kind once, in-process as
+// in a subprocess, and a whole number it logs reads as one.
+func TestPluginLogLinesNameThePluginOnce(t *testing.T) {
+	for _, mode := range []string{"in-process", "subprocess"} {
+		t.Run(mode, func(t *testing.T) {
+			dir := t.TempDir()
+			f := writeFlow(t, dir, fmt.Sprintf(`
+inputs:
+  - testgen: {count: 3}
+filters:
+  - tenant: {static: acme}
+outputs:
+  - testsink: {path: %q}
+`, filepath.Join(dir, "sink.ndjson")))
+			var logs bytes.Buffer
+			logger := slog.New(slog.NewTextHandler(&syncWriter{w: &logs}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+			opts := host.Options{DataDir: filepath.Join(dir, "data"), Logger: logger}
+			if mode == "in-process" {
+				opts.InProcess = true
+			} else {
+				opts.Command = selfCommand(t)
+			}
+			r, err := host.New(f, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := r.Run(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			var line string
+			for _, l := range strings.Split(logs.String(), "\n") {
+				if strings.Contains(l, "testgen starting") {
+					line = l
+				}
+			}
+			if line == "" {
+				t.Fatalf("the plugin's line is not in the log:\n%s", logs.String())
+			}
+			for _, kv := range []string{" flow=flow ", " plugin=testgen#1 ", " kind=input ", " offset=43570816 ", " share=0.5"} {
+				key := kv[:strings.IndexByte(kv, '=')+1]
+				if !strings.Contains(line+" ", kv) || strings.Count(line, key) != 1 {
+					t.Errorf("want %q once in: %s", strings.TrimSpace(kv), line)
+				}
+			}
+		})
 	}
 }

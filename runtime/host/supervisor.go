@@ -19,7 +19,10 @@ import (
 type part struct {
 	kind   sdk.Kind
 	cfg    stage.Config
-	logger *slog.Logger
+	logger *slog.Logger // with the flow, the plugin and the kind
+	// bare is the logger without them, for a part opened in this
+	// process: the stage adds them itself.
+	bare *slog.Logger
 	// launch starts the subprocess; nil runs the part in this process.
 	launch func() (*wire.Process, error)
 
@@ -47,11 +50,11 @@ func (p *part) openLocked(ctx context.Context) error {
 		var err error
 		switch p.kind {
 		case sdk.KindInput:
-			p.input, err = stage.OpenInput(ctx, p.cfg, p.logger)
+			p.input, err = stage.OpenInput(ctx, p.cfg, p.bare)
 		case sdk.KindFilter:
-			p.filter, err = stage.OpenFilter(ctx, p.cfg, p.logger)
+			p.filter, err = stage.OpenFilter(ctx, p.cfg, p.bare)
 		case sdk.KindOutput:
-			p.output, err = stage.OpenOutput(ctx, p.cfg, p.logger)
+			p.output, err = stage.OpenOutput(ctx, p.cfg, p.bare)
 		}
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log"
 	"log/slog"
+	"math"
 	"os"
 
 	"github.com/hashicorp/go-hclog"
@@ -51,23 +52,33 @@ func (h *hcLogger) Log(level hclog.Level, msg string, args ...any) {
 			lv = slog.LevelDebug
 		}
 	}
-	// The host's logger already carries flow, plugin and kind; the same
-	// keys from the plugin's own line would be written twice.
-	all := append([]any{}, h.args...)
-	for i := 0; i+1 < len(args); i += 2 {
-		if k, ok := args[i].(string); ok && (k == "flow" || k == "plugin" || k == "kind") {
-			continue
-		}
-		all = append(all, args[i], args[i+1])
-	}
-	// A plugin's JSON line carries its own timestamp; slog adds ours.
-	for i := 0; i+1 < len(all); i += 2 {
-		if k, ok := all[i].(string); ok && (k == "timestamp" || k == "@timestamp") {
-			all = append(all[:i], all[i+2:]...)
-			i -= 2
+	all := make([]any, 0, len(h.args)+len(args))
+	for _, kv := range [][]any{h.args, args} {
+		for i := 0; i+1 < len(kv); i += 2 {
+			k, _ := kv[i].(string)
+			switch k {
+			case "flow", "plugin", "kind":
+				// The host's logger already carries them.
+				continue
+			case "timestamp", "@timestamp":
+				// A plugin's JSON line has its own; slog adds ours.
+				continue
+			}
+			all = append(all, kv[i], wholeNumber(kv[i+1]))
 		}
 	}
 	h.l.Log(context.Background(), lv, msg, all...)
+}
+
+// wholeNumber gives back as an integer a number that crossed from the
+// plugin as a JSON float but is whole (an offset, a count), so that it is
+// logged as 43570816, not 4.3570816e+07.
+func wholeNumber(v any) any {
+	f, ok := v.(float64)
+	if !ok || f != math.Trunc(f) || math.Abs(f) > 1<<53 {
+		return v
+	}
+	return int64(f)
 }
 
 func (h *hcLogger) Trace(msg string, args ...any) { h.Log(hclog.Trace, msg, args...) }
