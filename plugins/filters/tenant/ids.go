@@ -11,7 +11,7 @@ import (
 // ids separated by commas, which is how an environment variable carries a
 // list (`allow: ${MDRSFLOW_TENANTS:-}`). Entries are trimmed and blank ones
 // ignored, so an empty string or an unset variable is an empty list: any
-// valid tenant.
+// valid tenant. Commas with no id at all are refused.
 type IDList []string
 
 // UnmarshalYAML accepts a string, a list of strings, or null.
@@ -39,12 +39,20 @@ func (l *IDList) UnmarshalYAML(n *yaml.Node) error {
 		return fmt.Errorf("line %d: expected tenant ids as a list or a comma-separated string", n.Line)
 	}
 	out := IDList{}
+	written := false
 	for _, s := range raw {
+		written = written || strings.TrimSpace(s) != ""
 		for _, id := range strings.Split(s, ",") {
 			if id = strings.TrimSpace(id); id != "" {
 				out = append(out, id)
 			}
 		}
+	}
+	if written && len(out) == 0 {
+		// " , ," is a list whose ids went missing (an unset variable
+		// inside a longer one, say), not a wish to allow every tenant.
+		return fmt.Errorf("line %d: allow holds only commas and blanks (%q), no tenant id; "+
+			"name the tenants, or leave it empty to allow any valid tenant", n.Line, strings.Join(raw, ","))
 	}
 	*l = out
 	return nil

@@ -163,7 +163,7 @@ func TestTenantAllowForms(t *testing.T) {
 				Quarantine: `tenant "initech" from sensor name "sensor-initech" (in _system_name) is not in allow (acme, globex)`})
 	}
 	for _, c := range []struct{ name, allow string }{
-		{"empty string", "''"}, {"blank entries", "' , ,'"}, {"null", "null"}, {"empty list", "[]"},
+		{"empty string", "''"}, {"blanks", "'  '"}, {"null", "null"}, {"empty list", "[]"},
 	} {
 		cases = append(cases, filtertest.Case{Name: c.name + " allows any valid tenant", Flow: flow(c.allow),
 			In: in("initech"), Want: want("initech"), Tenant: "initech"})
@@ -210,6 +210,8 @@ func TestTenantBadSettings(t *testing.T) {
 		{"claim field in metadata", "filters:\n  - tenant: {claim_fields: ['@metadata.tenant']}\n", "claim_fields[0]: @metadata.tenant is metadata"},
 		{"empty separator", "filters:\n  - tenant: {separator: ''}\n", "separator: must not be empty"},
 		{"bad sensor_field", "filters:\n  - tenant: {sensor_field: ''}\n", "sensor_field: empty field reference"},
+		// Commas with every id missing are a list gone wrong, not "any tenant".
+		{"allow of commas only", "filters:\n  - tenant: {allow: ' , ,'}\n", "allow holds only commas and blanks"},
 	})
 }
 
