@@ -251,6 +251,9 @@ func (l *loader) parse(path string, data []byte) (*Flow, error) {
 			fd.filters = v
 		case "outputs":
 			fd.outputs = v
+		case "flow", "cases":
+			return nil, l.errAt(path, k, fmt.Sprintf("unknown key %q: this looks like a flow test file "+
+				"(flow: and cases:), not a flow; run it with `mdrsflow test %s`", k.Value, path))
 		default:
 			return nil, l.errAt(path, k, fmt.Sprintf("unknown key %q (expected name, routing, inputs, filters or outputs)", k.Value))
 		}

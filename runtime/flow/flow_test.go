@@ -129,3 +129,13 @@ outputs:
 		}
 	}
 }
+
+// A flow test file given where a flow is expected says what it is and
+// which command runs it.
+func TestTestFileGivenAsAFlow(t *testing.T) {
+	_, err := flow.ParseWithEnv("site_test.yaml", []byte("flow: site.yaml\ncases:\n  - name: x\n"), noEnv)
+	if err == nil || !strings.Contains(err.Error(), "looks like a flow test file") ||
+		!strings.Contains(err.Error(), "mdrsflow test site_test.yaml") {
+		t.Fatalf("got %v", err)
+	}
+}
