@@ -187,4 +187,11 @@ type Closer interface {
 var (
 	// ErrDrop, returned by Filter.Apply, drops the event on purpose.
 	ErrDrop = errors.New("event dropped")
+
+	// ErrIncomplete, wrapped in the error an Input's Run returns when it
+	// has finished, says that it skipped data it could not read (a file
+	// it could not open, a corrupt compressed file). The flow still
+	// delivers and acknowledges everything the input did read, then ends
+	// with that error, so a backfill that lost data does not exit 0.
+	ErrIncomplete = errors.New("some of the input's data could not be read")
 )

@@ -301,3 +301,54 @@ func TestRunRefusesEmptyQueueAndWorkers(t *testing.T) {
 		}
 	}
 }
+
+// A backfill that could not read one of its files (a corrupt gzip) still
+// delivers every other file, then exits with an error naming the input,
+// not 0: a script must not take a run that lost data for a success.
+// Plugins run as subprocesses here, so the signal crosses the wire.
+func TestRunFailsWhenAFileCouldNotBeRead(t *testing.T) {
+	root := repoRoot(t)
+	dir := t.TempDir()
+	logs := filepath.Join(dir, "logs")
+	if err := os.MkdirAll(logs, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	good, err := os.ReadFile(filepath.Join(root, "testdata/zeek/json/capture_loss.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(logs, "capture_loss.log"), good, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// A gzip header followed by bytes that are not deflate data.
+	bad := append([]byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff}, bytes.Repeat([]byte{0xff}, 64)...)
+	if err := os.WriteFile(filepath.Join(logs, "conn.log.gz"), bad, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	flowText := fmt.Sprintf(`name: backfill
+inputs:
+  - file: {paths: [%q], positions: false}
+filters:
+  - tenant: {static: acme}
+outputs:
+  - stdout: {}
+`, filepath.Join(logs, "*"))
+	path := filepath.Join(dir, "f.yaml")
+	if err := os.WriteFile(path, []byte(flowText), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, err := mdrsflow(t, dir, nil, "run", "--data-dir", filepath.Join(dir, "data"), path)
+	if err == nil {
+		t.Fatalf("run exited 0 although a file could not be read:\n%s", stderr)
+	}
+	if !strings.Contains(stderr, "input file#1") || !strings.Contains(stderr, "left data unread") {
+		t.Errorf("the error does not name the input and what happened:\n%s", stderr)
+	}
+	if strings.Contains(stderr, "rpc error") {
+		t.Errorf("the error shows the wire's wording:\n%s", stderr)
+	}
+	want := dataLines(t, filepath.Join(root, "testdata/zeek/json/capture_loss.log"))
+	if got := len(strings.Split(strings.TrimSpace(stdout), "\n")); got != want {
+		t.Errorf("%d events delivered from the readable file, want %d", got, want)
+	}
+}

@@ -119,7 +119,9 @@ type Runner struct {
 	rejectedLog []everyMinute
 
 	started atomic.Bool
-	lastErr atomic.Value // string: why an output is retrying, "" when fine
+	// incomplete is the first input that finished short of data.
+	incomplete atomic.Pointer[incompleteErr]
+	lastErr    atomic.Value // string: why an output is retrying, "" when fine
 }
 
 // Name is the flow's name.
@@ -465,8 +467,14 @@ func (r *Runner) Run(ctx context.Context) (err error) {
 		return fmt.Errorf("%w (%s): the unacknowledged batches are read again at the next start",
 			ErrDrainTimeout, r.opts.DrainTimeout)
 	}
+	if inc := r.incomplete.Load(); inc != nil {
+		return inc.err
+	}
 	return nil
 }
+
+// incompleteErr holds an input's sdk.ErrIncomplete for the end of the run.
+type incompleteErr struct{ err error }
 
 // readInput streams one input into the queue, restarting a dead input
 // process; the new process resumes from its saved position.
@@ -495,6 +503,12 @@ func (r *Runner) readInput(ctx, drainCtx context.Context, i int, queue chan<- *i
 			}
 		})
 		if err == nil || ctx.Err() != nil || drainCtx.Err() != nil {
+			return nil
+		}
+		if errors.Is(err, sdk.ErrIncomplete) {
+			// Finished, short of data it could not read: what it did
+			// read is delivered as usual, and the run ends with this.
+			r.incomplete.CompareAndSwap(nil, &incompleteErr{fmt.Errorf("input %s: %w", p.cfg.ID, err)})
 			return nil
 		}
 		if !p.died(err) {

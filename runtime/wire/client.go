@@ -126,6 +126,11 @@ func (ic *inputClient) Read(ctx context.Context, fn func(sdk.Batch) error) error
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
+			if st, ok := status.FromError(err); ok && st.Code() == codes.DataLoss {
+				// The input finished, short of data it could not read.
+				msg := strings.TrimSuffix(st.Message(), ": "+sdk.ErrIncomplete.Error())
+				return fmt.Errorf("%s: %w", msg, sdk.ErrIncomplete)
+			}
 			return ic.p.wrap("read", err)
 		}
 		batch, _, err := FromPB(b)

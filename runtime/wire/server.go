@@ -54,6 +54,9 @@ func (s *inputServer) Read(_ *pb.Empty, stream pb.Input_ReadServer) error {
 	err := in.Read(stream.Context(), func(b sdk.Batch) error {
 		return stream.Send(ToPB(b, 0))
 	})
+	if errors.Is(err, sdk.ErrIncomplete) {
+		return status.Error(codes.DataLoss, err.Error())
+	}
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return status.Error(codes.Unknown, err.Error())
 	}

@@ -25,6 +25,7 @@ type stats struct {
 	opened      atomic.Int64
 	rotations   atomic.Int64
 	truncations atomic.Int64
+	unreadable  atomic.Int64 // open or read errors
 
 	badLines limiter
 	saves    limiter
@@ -85,6 +86,7 @@ func (s *stats) idleClosed(path string, offset int64) {
 // openFailed: Error "cannot open file"; the caller logs it once per file
 // and reason.
 func (s *stats) openFailed(path string, err error) {
+	s.unreadable.Add(1)
 	s.log.Error("cannot open file", "path", path, "err", err)
 }
 
@@ -94,6 +96,7 @@ func (s *stats) readFailed(path string, p zeeklog.Position, gz bool, err error) 
 	if gz {
 		action = "giving up on the rest of this compressed file"
 	}
+	s.unreadable.Add(1)
 	s.log.Error("cannot read file", "path", path, "offset", p.Offset, "line", p.Line,
 		"err", err, "action", action)
 }

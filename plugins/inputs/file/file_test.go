@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -584,4 +585,24 @@ func (l *logs) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// read_once reads every file it can and then says, with sdk.ErrIncomplete,
+// that one could not be read.
+func TestReadOnceReportsUnreadableFiles(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "a.log"), jsonLines(1, 3))
+	bad := append([]byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff}, bytes.Repeat([]byte{0xff}, 64)...)
+	if err := os.WriteFile(filepath.Join(dir, "b.log.gz"), bad, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f := build(t, fmt.Sprintf("paths: [%q]", filepath.Join(dir, "*")), t.TempDir())
+	c := &collector{}
+	err := f.Run(context.Background(), c.emit)
+	if !errors.Is(err, sdk.ErrIncomplete) || !strings.Contains(err.Error(), "1 read error") {
+		t.Fatalf("got %v, want 1 read error wrapping sdk.ErrIncomplete", err)
+	}
+	if n := len(c.records()); n != 3 {
+		t.Errorf("%d records from the readable file, want 3", n)
+	}
 }

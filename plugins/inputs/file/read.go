@@ -58,6 +58,10 @@ func (f *File) readOnce(ctx context.Context, emit sdk.Emit) error {
 		return nil
 	}
 	f.stats.finished(files)
+	if n := f.stats.unreadable.Load(); n > 0 {
+		return fmt.Errorf("file input: %d read error(s), logged above with the file, left data "+
+			"unread; the rest was read: %w", n, sdk.ErrIncomplete)
+	}
 	if regular == 0 && other != "" {
 		return fmt.Errorf("file input: paths %q match only directories or other files that are "+
 			"not regular files (%s, for one); name the log files, e.g. %s",
