@@ -352,3 +352,26 @@ outputs:
 		t.Errorf("%d events delivered from the readable file, want %d", got, want)
 	}
 }
+
+// An error a plugin process returns reaches the operator in the plugin's
+// words, without gRPC's "rpc error: code = ... desc =" around them.
+func TestPluginErrorsReadWithoutRPCWording(t *testing.T) {
+	dir := t.TempDir()
+	flowText := fmt.Sprintf(`name: nothing
+inputs:
+  - file: {paths: [%q]}
+outputs:
+  - stdout: {}
+`, filepath.Join(dir, "none", "*.log"))
+	path := filepath.Join(dir, "f.yaml")
+	if err := os.WriteFile(path, []byte(flowText), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, err := mdrsflow(t, dir, nil, "run", "--data-dir", filepath.Join(dir, "data"), path)
+	if err == nil || !strings.Contains(stderr, "no file matches paths") {
+		t.Fatalf("run: %v\n%s", err, stderr)
+	}
+	if strings.Contains(stderr, "rpc error") || strings.Contains(stderr, "desc =") {
+		t.Errorf("the error shows gRPC's wording:\n%s", stderr)
+	}
+}

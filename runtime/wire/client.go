@@ -92,6 +92,14 @@ func (p *Process) wrap(op string, err error) error {
 	if p.client.Exited() || status.Code(err) == codes.Unavailable {
 		return fmt.Errorf("%s: %w: %v", op, ErrPluginExited, err)
 	}
+	if st, ok := status.FromError(err); ok {
+		switch st.Code() {
+		case codes.Unknown, codes.InvalidArgument, codes.FailedPrecondition:
+			// The plugin's own error: its words, without gRPC's
+			// "rpc error: code = ... desc =" around them.
+			err = errors.New(st.Message())
+		}
+	}
 	return fmt.Errorf("%s: %w", op, err)
 }
 
