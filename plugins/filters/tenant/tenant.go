@@ -9,6 +9,7 @@
 package tenant
 
 import (
+	"context"
 	_ "embed"
 	"fmt"
 	"sort"
@@ -109,6 +110,19 @@ func (t *Tenant) Validate() error {
 		if t.allow != nil && !t.allow[t.static] {
 			return fmt.Errorf("static: tenant %q is not in allow (%s)", t.static, t.allowText)
 		}
+	}
+	return nil
+}
+
+// Start warns about a setting that is valid but easy to get wrong: a
+// static tenant with no allow list, where a sensor whose name ends in
+// "-<anything>" still names the tenant, so sensor-01 writes as tenant 01.
+func (t *Tenant) Start(_ context.Context, env sdk.Env) error {
+	if t.static != "" && t.allow == nil && env.Logger != nil {
+		env.Logger.Warn("static tenant set without an allow list: a tenant in a sensor name "+
+			"still wins over it (a sensor named sensor-01 writes as tenant 01); set allow "+
+			"(MDRSFLOW_TENANTS in the quickstart) to the tenants this sidecar serves",
+			"static", t.static, "sensor_field", t.SensorField)
 	}
 	return nil
 }
@@ -235,4 +249,5 @@ func listText(set map[string]bool) string {
 var (
 	_ sdk.Filter    = (*Tenant)(nil)
 	_ sdk.Validator = (*Tenant)(nil)
+	_ sdk.Starter   = (*Tenant)(nil)
 )

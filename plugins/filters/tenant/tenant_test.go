@@ -1,11 +1,14 @@
 package tenant
 
 import (
+	"context"
+	"log/slog"
 	"strings"
 	"testing"
 
 	"github.com/mdrsflow/mdrsflow/plugins/filters/internal/filtertest"
 	"github.com/mdrsflow/mdrsflow/runtime/chain/chaintest"
+	"github.com/mdrsflow/mdrsflow/sdk"
 )
 
 func TestTenant(t *testing.T) {
@@ -229,3 +232,30 @@ func TestValid(t *testing.T) {
 }
 
 func TestTenantDocs(t *testing.T) { filtertest.CheckDocs(t, "tenant") }
+
+// A static tenant without an allow list is valid but lets a sensor name
+// pick any tenant; starting says so. With an allow list it says nothing.
+func TestStaticWithoutAllowWarns(t *testing.T) {
+	for settings, warn := range map[string]bool{
+		"static: acme\n":                true,
+		"static: acme\nallow: [acme]\n": false,
+		"allow: [acme]\n":               false,
+	} {
+		reg, _ := sdk.Lookup(sdk.KindFilter, "tenant")
+		f := reg.New()
+		if err := sdk.DecodeSettingsText([]byte(settings), f); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.(sdk.Validator).Validate(); err != nil {
+			t.Fatal(err)
+		}
+		var logs strings.Builder
+		env := sdk.Env{Logger: slog.New(slog.NewTextHandler(&logs, nil))}
+		if err := f.(sdk.Starter).Start(context.Background(), env); err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Contains(logs.String(), "without an allow list"); got != warn {
+			t.Errorf("%q: warned %v, want %v: %s", settings, got, warn, logs.String())
+		}
+	}
+}
