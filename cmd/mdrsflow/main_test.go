@@ -43,6 +43,23 @@ func mdrsflow(t *testing.T, dir string, env []string, args ...string) (stdout, s
 	return o.String(), e.String(), err
 }
 
+// copySample copies the bundled JSON sample name into dir, made if need
+// be, and returns dir.
+func copySample(t *testing.T, root, name, dir string) string {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	src, err := os.ReadFile(filepath.Join(root, "testdata/zeek/json", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name), src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
 func repoRoot(t *testing.T) string {
 	t.Helper()
 	root, err := filepath.Abs("../..")
@@ -179,17 +196,7 @@ func TestCheckNamesFileAndLine(t *testing.T) {
 func TestSIGTERMDrainsAndExits(t *testing.T) {
 	root := repoRoot(t)
 	tmp := t.TempDir()
-	logs := filepath.Join(tmp, "logs")
-	if err := os.MkdirAll(logs, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	src, err := os.ReadFile(filepath.Join(root, "testdata/zeek/json/dns.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(logs, "dns.log"), src, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	logs := copySample(t, root, "dns.log", filepath.Join(tmp, "logs"))
 	want := dataLines(t, filepath.Join(logs, "dns.log"))
 
 	exe, err := os.Executable()
@@ -309,17 +316,7 @@ func TestRunRefusesEmptyQueueAndWorkers(t *testing.T) {
 func TestRunFailsWhenAFileCouldNotBeRead(t *testing.T) {
 	root := repoRoot(t)
 	dir := t.TempDir()
-	logs := filepath.Join(dir, "logs")
-	if err := os.MkdirAll(logs, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	good, err := os.ReadFile(filepath.Join(root, "testdata/zeek/json/capture_loss.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(logs, "capture_loss.log"), good, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	logs := copySample(t, root, "capture_loss.log", filepath.Join(dir, "logs"))
 	// A gzip header followed by bytes that are not deflate data.
 	bad := append([]byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff}, bytes.Repeat([]byte{0xff}, 64)...)
 	if err := os.WriteFile(filepath.Join(logs, "conn.log.gz"), bad, 0o644); err != nil {

@@ -81,17 +81,7 @@ func TestPluginsExitWhenHostIsKilled(t *testing.T) {
 	}
 	root := repoRoot(t)
 	tmp := t.TempDir()
-	logs := filepath.Join(tmp, "logs")
-	if err := os.MkdirAll(logs, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	src, err := os.ReadFile(filepath.Join(root, "testdata/zeek/json/dns.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(logs, "dns.log"), src, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	logs := copySample(t, root, "dns.log", filepath.Join(tmp, "logs"))
 	want := dataLines(t, filepath.Join(logs, "dns.log"))
 
 	exe, err := os.Executable()
