@@ -492,9 +492,11 @@ func (r *Runner) readInput(ctx, drainCtx context.Context, i int, queue chan<- *i
 				rec.ID, rec.Tenant, rec.Quarantine, rec.Routes, rec.Meta = "", "", "", nil, nil
 			}
 			it := &item{input: i, gen: gen, batch: b}
-			r.stats.addIn(len(b.Records))
 			select {
 			case queue <- it:
+				// Counted once queued: a batch the stop turned away is
+				// not in, and is read again at the next start.
+				r.stats.addIn(len(b.Records))
 				return nil
 			case <-ctx.Done():
 				return ctx.Err()
@@ -751,7 +753,9 @@ func (r *Runner) ack(ctx context.Context, it *item) {
 	if err := r.inputs[it.input].currentInput().Ack(ctx, it.batch.ID); err != nil {
 		r.log.Warn("acknowledging a batch failed; it may be read again after a restart",
 			"plugin", r.inputs[it.input].cfg.ID, "batch", it.batch.ID, "err", err)
+		return
 	}
+	r.stats.acked.Add(uint64(len(it.batch.Records)))
 }
 
 func (r *Runner) closeAll() error {

@@ -18,6 +18,7 @@ import (
 // still in flight.
 type Stats struct {
 	in, dropped    atomic.Uint64
+	acked          atomic.Uint64 // events of batches their input acknowledged
 	retries        atomic.Uint64
 	pluginRestarts atomic.Uint64
 
@@ -87,6 +88,9 @@ func (s *Stats) addRejected(output string, rec sdk.Record) {
 // Totals sums the counters.
 type Totals struct {
 	In, Out, Failed, Quarantined, Dropped, Rejected, Retries, PluginRestarts uint64
+	// Acked is the events of the batches acknowledged to their input;
+	// In - Acked were still in flight when the run ended.
+	Acked uint64
 }
 
 // Totals returns the sums over every output and target.
@@ -94,7 +98,7 @@ func (s *Stats) Totals() Totals {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t := Totals{In: s.in.Load(), Dropped: s.dropped.Load(), Retries: s.retries.Load(),
-		PluginRestarts: s.pluginRestarts.Load()}
+		PluginRestarts: s.pluginRestarts.Load(), Acked: s.acked.Load()}
 	for _, c := range s.targets {
 		t.Out += c.Out
 		t.Failed += c.Failed
@@ -167,6 +171,10 @@ func (s *Stats) Print(w io.Writer) {
 			float64(t.In)/s.Elapsed.Seconds())
 	}
 	fmt.Fprintln(w)
+	if t.In > t.Acked {
+		fmt.Fprintf(w, "in flight when the run ended, not acknowledged: %d (an input that keeps "+
+			"positions reads them again at the next start)\n", t.In-t.Acked)
+	}
 	if t.PluginRestarts > 0 || t.Retries > 0 {
 		fmt.Fprintf(w, "plugin restarts: %d  record retries: %d\n", t.PluginRestarts, t.Retries)
 	}
