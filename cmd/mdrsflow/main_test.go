@@ -169,6 +169,10 @@ func TestQuickstartEndToEnd(t *testing.T) {
 	if m2 := totalsRE.FindStringSubmatch(stderr2); m2 == nil || m2[1] != "0" {
 		t.Errorf("second run read events again:\n%s", stderr2)
 	}
+	if !strings.Contains(stderr2, "no events read: the inputs found nothing new") ||
+		!strings.Contains(stderr2, filepath.Join(tmp, "data")) {
+		t.Errorf("the second run does not say why it read nothing, and where positions are:\n%s", stderr2)
+	}
 }
 
 func TestCheckNamesFileAndLine(t *testing.T) {

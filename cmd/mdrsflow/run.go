@@ -151,6 +151,11 @@ func runFlows(cmd *cobra.Command, paths []string, f *runFlags) error {
 			fmt.Fprintf(out, "flow %s:\n", paths[i])
 		}
 		r.Stats().Print(out)
+		if errs[i] == nil && r.Stats().Totals().In == 0 {
+			fmt.Fprintf(out, "no events read: the inputs found nothing new. Read positions are kept "+
+				"in %s; remove the flow's folder there (or set positions: false on a file input) "+
+				"to read everything again\n", f.dataDir)
+		}
 	}
 	return errors.Join(errs...)
 }
