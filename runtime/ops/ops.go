@@ -71,6 +71,10 @@ func IsLoopback(addr string) bool {
 
 // Start listens and serves in the background until Shutdown.
 func Start(cfg Config, flows []Flow, logger *slog.Logger) (*Server, error) {
+	if _, _, err := net.SplitHostPort(cfg.Addr); err != nil {
+		return nil, fmt.Errorf("http endpoint %q is not an address: %v; write host:port, "+
+			"e.g. 127.0.0.1:9600 (or :9600 for every interface, with a token)", cfg.Addr, err)
+	}
 	if !IsLoopback(cfg.Addr) && cfg.Token == "" {
 		return nil, fmt.Errorf("http endpoint %s: %w; set MDRSFLOW_HTTP_TOKEN or --http-token-file, "+
 			"or listen on 127.0.0.1", cfg.Addr, ErrTokenRequired)

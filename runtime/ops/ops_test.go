@@ -45,6 +45,15 @@ func TestNonLoopbackNeedsToken(t *testing.T) {
 	}
 }
 
+// An address that is not host:port is named as such, not as a missing
+// token.
+func TestBadAddressSaysSo(t *testing.T) {
+	_, err := Start(Config{Addr: "nonsense"}, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err == nil || errors.Is(err, ErrTokenRequired) || !strings.Contains(err.Error(), "is not an address") {
+		t.Fatalf("got %v", err)
+	}
+}
+
 func TestEndpoints(t *testing.T) {
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	f := &fakeFlow{stats: host.NewStatsForTest()}
