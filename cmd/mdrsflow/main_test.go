@@ -311,6 +311,12 @@ func TestRunRefusesEmptyQueueAndWorkers(t *testing.T) {
 			t.Errorf("run %v: the error does not name the flag and the fix:\n%s", args, stderr)
 		}
 	}
+	// A stage timeout of 0 would quietly mean the default; it is refused.
+	_, stderr, err := mdrsflow(t, root, nil, "run", "flows/quickstart.yaml", "--data-dir", t.TempDir(),
+		"--stage-timeout", "0")
+	if err == nil || !strings.Contains(stderr, "--stage-timeout 0s") || !strings.Contains(stderr, "more than 0") {
+		t.Errorf("run --stage-timeout 0: %v\n%s", err, stderr)
+	}
 }
 
 // A backfill that could not read one of its files (a corrupt gzip) still

@@ -79,6 +79,10 @@ func runFlows(cmd *cobra.Command, paths []string, f *runFlags) error {
 	if f.workers < 1 {
 		return fmt.Errorf("--workers %d: at least one worker must run the filters; use 1 or more (default 1)", f.workers)
 	}
+	if f.stageTime <= 0 {
+		return fmt.Errorf("--stage-timeout %s: a filter process needs some time for a batch; "+
+			"use more than 0, e.g. 1m (the default)", f.stageTime)
+	}
 	command, err := selfCommand()
 	if err != nil {
 		return err
