@@ -76,11 +76,19 @@ func Load(path string) (*File, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	f := &File{Path: path}
+	if looksLikeFlow(&root) {
+		return nil, fmt.Errorf("%s is a flow, not a test file: a test file names the flow "+
+			"under test with `flow:` and lists `cases:` (see docs/flows.md, Testing a flow)", path)
+	}
 	if err := sdk.DecodeSettings(&root, f); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if f.Flow == "" {
 		return nil, fmt.Errorf("%s: name the flow under test with `flow:`", path)
+	}
+	if len(f.Cases) == 0 {
+		return nil, fmt.Errorf("%s: no cases: a test without cases tests nothing; "+
+			"add at least one under `cases:`", path)
 	}
 	// Remember each case's line for failure messages.
 	if doc := root.Content[0]; doc.Kind == yaml.MappingNode {
@@ -95,6 +103,24 @@ func Load(path string) (*File, error) {
 		}
 	}
 	return f, nil
+}
+
+// looksLikeFlow reports whether the YAML document has a flow's keys and
+// none of a test file's.
+func looksLikeFlow(root *yaml.Node) bool {
+	if len(root.Content) == 0 || root.Content[0].Kind != yaml.MappingNode {
+		return false
+	}
+	doc, flowKeys := root.Content[0], 0
+	for i := 0; i+1 < len(doc.Content); i += 2 {
+		switch doc.Content[i].Value {
+		case "flow", "cases":
+			return false
+		case "name", "inputs", "filters", "outputs", "routing":
+			flowKeys++
+		}
+	}
+	return flowKeys > 0
 }
 
 // Spec builds the chain spec under test: the optional tenant step, the
@@ -113,7 +139,7 @@ func (f *File) Spec() (chain.Spec, error) {
 	}
 	fl, err := flow.LoadWithEnv(flowPath, env)
 	if err != nil {
-		return chain.Spec{}, err
+		return chain.Spec{}, fmt.Errorf("%s: the flow under test (flow: %s): %w", f.Path, f.Flow, err)
 	}
 	fl.Complete()
 	steps, err := chain.StepsFromFlow(fl.Filters)
