@@ -37,8 +37,9 @@ targets with the same ids, so a replay never creates a duplicate. The target
 is the one stored with each event: events refused because the target itself
 was wrong (a routing template fixed since) are refused again; take them out
 of the NDJSON files (the "event" of each line) and send them through the flow
-again, then delete those files. The queue is bounded by MDRSFLOW_DLQ_MAX_SIZE (default 1GiB); when it
-is full, its oldest file is deleted with an error in the log.`,
+again, then delete those files. The queue is bounded by MDRSFLOW_DLQ_MAX_SIZE
+(default 1GiB); when it is full, its oldest file is deleted with an error in
+the log.`,
 	}
 	c.PersistentFlags().StringVar(&dataDir, "data-dir", envOr("MDRSFLOW_DATA", "data"),
 		"data folder the flow ran with, as given to mdrsflow run --data-dir (env MDRSFLOW_DATA)")

@@ -145,7 +145,9 @@ func Build(ctx context.Context, spec Spec, env sdk.Env) (c *Chain, err error) {
 		if starter, ok := inst.(sdk.Starter); ok {
 			senv := env
 			if env.Logger != nil {
-				senv.Logger = env.Logger.With("plugin", s.ID, "kind", "filter")
+				// The chain's logger names the process's flow, plugin
+				// (the chain) and kind already; the step is added apart.
+				senv.Logger = env.Logger.With("step", s.ID)
 			}
 			senv.ID = s.ID
 			if err := starter.Start(ctx, senv); err != nil {

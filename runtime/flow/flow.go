@@ -440,10 +440,9 @@ func (l *loader) useEntry(path string, entry *yaml.Node) (use, cond *yaml.Node, 
 }
 
 // plugins walks a list of plugin entries, validating each against the
-// registry, and hands each with its engine keys to add.
-// plugins reads a list of plugin entries. first is the index of the list's
-// first entry in its section, for messages; firstID the number, less one,
-// of its default id (<plugin>#<n>).
+// registry, and hands each with its engine keys to add. first is the index
+// of the list's first entry in its section, for messages; firstID the
+// number, less one, of its default id (<plugin>#<n>).
 func (l *loader) plugins(path string, list *yaml.Node, kind sdk.Kind, first, firstID int,
 	add func(Plugin, map[string]*yaml.Node) error) error {
 	if list == nil {

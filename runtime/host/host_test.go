@@ -678,6 +678,19 @@ outputs:
 					t.Errorf("want %q once in: %s", strings.TrimSpace(kv), line)
 				}
 			}
+			// A step of a filter chain (the tenant step warns: static,
+			// no allow list) is named as the step, under its chain.
+			var step string
+			for _, l := range strings.Split(logs.String(), "\n") {
+				if strings.Contains(l, "without an allow list") {
+					step = l
+				}
+			}
+			for _, key := range []string{" flow=", " plugin=", " kind=", " step=tenant#1 "} {
+				if strings.Count(step+" ", key) != 1 {
+					t.Errorf("want %q once in the step's line: %s", strings.TrimSpace(key), step)
+				}
+			}
 		})
 	}
 }
