@@ -496,6 +496,17 @@ outputs:
 	}
 }
 
+// inProcessRunner makes a quiet in-process runner of f with its data in
+// dir/data.
+func inProcessRunner(t *testing.T, f *flow.Flow, dir string) *host.Runner {
+	t.Helper()
+	r, err := host.New(f, host.Options{InProcess: true, DataDir: filepath.Join(dir, "data"), Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 type syncWriter struct {
@@ -525,10 +536,7 @@ outputs:
   - testsink: {path: %q}
     when: 'meta("tenant") == "globex"'
 `, sink))
-	r, err := host.New(f, host.Options{InProcess: true, DataDir: filepath.Join(dir, "data"), Logger: quietLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := inProcessRunner(t, f, dir)
 	if err := r.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -711,10 +719,7 @@ filters:
 outputs:
   - testsink: {path: %q}
 `, sink))
-	r, err := host.New(f, host.Options{InProcess: true, DataDir: filepath.Join(dir, "data"), Logger: quietLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := inProcessRunner(t, f, dir)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx) }()
