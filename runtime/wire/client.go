@@ -31,8 +31,10 @@ type Process struct {
 // died; the host restarts it and retries the batch.
 var ErrPluginExited = errors.New("plugin process exited")
 
-// Launch starts cmd as a plugin process of the given kind, with automatic
-// mutual TLS between host and plugin. When sum is set, the executable's
+// Launch starts cmd as a plugin process of the given kind. On Linux each
+// end of the connection checks with the kernel that the other is the
+// process it should be (peerCreds); elsewhere they use go-plugin's
+// automatic mutual TLS. When sum is set, the executable's
 // SHA-256 must match it or the process is not started. Plugin log lines
 // (JSON on its stderr) are re-emitted through logger.
 func Launch(cmd *exec.Cmd, kind sdk.Kind, logger *slog.Logger, sum []byte) (*Process, error) {
@@ -41,9 +43,11 @@ func Launch(cmd *exec.Cmd, kind sdk.Kind, logger *slog.Logger, sum []byte) (*Pro
 		Plugins:          PluginMap(nil),
 		Cmd:              cmd,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
-		AutoMTLS:         true,
-		GRPCDialOptions:  DialOptions(),
-		Logger:           newHCLogger(logger),
+		// On Linux the kernel vouches for both ends (peerCreds);
+		// elsewhere go-plugin's mutual TLS does.
+		AutoMTLS:        !peerChecked,
+		GRPCDialOptions: DialOptions(),
+		Logger:          newHCLogger(logger),
 		// A plugin's standard output (the stdout output writes events
 		// there) is the host's, as it would be in-process.
 		SyncStdout: os.Stdout,

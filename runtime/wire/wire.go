@@ -11,6 +11,7 @@ package wire
 import (
 	"context"
 	"fmt"
+	"os"
 
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
@@ -24,7 +25,10 @@ import (
 // Handshake is shared by host and plugins. The cookie only keeps a plugin
 // binary from being run by hand by mistake; it is not a secret.
 var Handshake = plugin.HandshakeConfig{
-	ProtocolVersion:  2, // 2: batches travel as one frame (frame.go)
+	// 2: batches travel as one frame (frame.go). 3: on Linux the
+	// connection is checked by the kernel's peer credentials instead of
+	// mutual TLS (peercred_linux.go); a plugin of 2 would accept anyone.
+	ProtocolVersion:  3,
 	MagicCookieKey:   "MDRSFLOW_PLUGIN",
 	MagicCookieValue: "7f1c2d9e-batch-v1",
 }
@@ -86,19 +90,32 @@ func (p *grpcPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc
 	return nil, fmt.Errorf("unknown plugin kind %q", p.kind)
 }
 
-// ServerOptions raise gRPC's message limits for a plugin server.
+// ServerOptions make a plugin's gRPC server: raised message limits and,
+// on Linux, a handshake that accepts only the host (peerCreds). go-plugin
+// has put TLS credentials in opts when the host asked for mutual TLS; they
+// are kept then.
 func ServerOptions(opts []grpc.ServerOption) *grpc.Server {
 	opts = append(opts, grpc.MaxRecvMsgSize(MaxMessageBytes), grpc.MaxSendMsgSize(MaxMessageBytes),
 		experimental.BufferPool(sharedBuffers)) // the server defaults are fixed before our init runs
+	if peerChecked && os.Getenv("PLUGIN_CLIENT_CERT") == "" {
+		opts = append(opts, grpc.Creds(peerCreds{}))
+	}
 	return grpc.NewServer(opts...)
 }
 
-// DialOptions raise gRPC's message limits on the host side.
+// DialOptions make the host's side of a plugin connection: raised message
+// limits and, on Linux, a handshake that accepts only a socket served by
+// one of the host's own children (peerCreds). They come after go-plugin's
+// own options, so these credentials replace its plain ones.
 func DialOptions() []grpc.DialOption {
-	return []grpc.DialOption{grpc.WithDefaultCallOptions(
+	opts := []grpc.DialOption{grpc.WithDefaultCallOptions(
 		grpc.MaxCallRecvMsgSize(MaxMessageBytes),
 		grpc.MaxCallSendMsgSize(MaxMessageBytes),
 	), experimental.WithBufferPool(sharedBuffers)}
+	if peerChecked {
+		opts = append(opts, grpc.WithTransportCredentials(peerCreds{}))
+	}
+	return opts
 }
 
 func toPBConfig(c stage.Config) *pb.Config {
