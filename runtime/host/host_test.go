@@ -82,8 +82,10 @@ type genInput struct {
 	Batch  int           `yaml:"batch"`
 	Delay  time.Duration `yaml:"delay"`
 	Tenant string        `yaml:"tenant"`
-	dir    string
-	mu     sync.Mutex
+	// Pad adds a field of that many bytes to each record.
+	Pad int `yaml:"pad"`
+	dir string
+	mu  sync.Mutex
 }
 
 func (g *genInput) Start(_ context.Context, env sdk.Env) error {
@@ -101,6 +103,9 @@ func (g *genInput) Run(ctx context.Context, emit sdk.Emit) error {
 			data := fmt.Sprintf(`{"n":%d}`, i)
 			if g.Tenant != "" {
 				data = fmt.Sprintf(`{"n":%d,"_system_name":"s-%s"}`, i, g.Tenant)
+			}
+			if g.Pad > 0 {
+				data = fmt.Sprintf(`{"n":%d,"pad":"%s"}`, i, strings.Repeat("x", g.Pad))
 			}
 			b.Records = append(b.Records, sdk.Record{Data: []byte(data), Source: fmt.Sprintf("gen:%d", i)})
 		}
@@ -303,6 +308,44 @@ outputs:
 				t.Errorf("got %d acks, want 10 (one per batch): %v", len(acks), acks)
 			}
 		})
+	}
+}
+
+// Batches far larger than the HTTP/2 flow-control windows of the plugin
+// connections (wire.callWindow, wire.streamWindow) cross every hop whole:
+// the input's stream, the chain's call and the output's.
+func TestBatchesLargerThanFlowWindows(t *testing.T) {
+	dir := t.TempDir()
+	sink := filepath.Join(dir, "sink.ndjson")
+	const count, pad = 120, 150_000 // 60 records a batch: 9 MB
+	f := writeFlow(t, dir, fmt.Sprintf(`
+inputs:
+  - testgen: {count: %d, batch: 60, pad: %d}
+filters:
+  - tenant: {static: acme}
+  - testmark: {}
+outputs:
+  - testsink: {path: %q}
+`, count, pad, sink))
+	r, err := host.New(f, host.Options{Command: selfCommand(t),
+		DataDir: filepath.Join(dir, "data"), Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[float64]int{}
+	for _, s := range readSink(t, sink) {
+		if p, _ := s.Data["pad"].(string); len(p) != pad {
+			t.Errorf("event %v arrived with a pad of %d bytes, want %d", s.Data["n"], len(p), pad)
+		}
+		seen[s.Data["n"].(float64)]++
+	}
+	for i := range count {
+		if seen[float64(i)] != 1 {
+			t.Errorf("event %d delivered %d times", i, seen[float64(i)])
+		}
 	}
 }
 

@@ -46,7 +46,7 @@ func Launch(cmd *exec.Cmd, kind sdk.Kind, logger *slog.Logger, sum []byte) (*Pro
 		// On Linux the kernel vouches for both ends (peerCreds);
 		// elsewhere go-plugin's mutual TLS does.
 		AutoMTLS:        !peerChecked,
-		GRPCDialOptions: DialOptions(),
+		GRPCDialOptions: DialOptions(kind),
 		Logger:          newHCLogger(logger),
 		// A plugin's standard output (the stdout output writes events
 		// there) is the host's, as it would be in-process.
