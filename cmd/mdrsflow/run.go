@@ -110,6 +110,10 @@ func runFlows(cmd *cobra.Command, paths []string, f *runFlags) error {
 		runners = append(runners, r)
 	}
 
+	if !f.inProcess {
+		hostProcs(len(runners) * f.workers)
+	}
+
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	go exitOnSecondSignal(ctx)
