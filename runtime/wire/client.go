@@ -187,7 +187,10 @@ type filterClient struct {
 }
 
 func (fc *filterClient) Process(ctx context.Context, b sdk.Batch) (stage.Processed, error) {
-	res, err := fc.c.Process(ctx, ToPB(b, 0))
+	frame := getFrame()
+	*frame = appendFrame((*frame)[:0], b.Records)
+	res, err := fc.c.Process(ctx, &pb.Batch{Id: b.ID, Frame: *frame})
+	putFrame(frame)
 	if err != nil {
 		return stage.Processed{}, fc.p.wrap("process", err)
 	}
@@ -232,7 +235,10 @@ type outputClient struct {
 }
 
 func (oc *outputClient) Write(ctx context.Context, recs []sdk.Record) ([]sdk.Result, error) {
-	res, err := oc.c.Write(ctx, ToPB(sdk.Batch{Records: recs}, 0))
+	frame := getFrame()
+	*frame = appendFrame((*frame)[:0], recs)
+	res, err := oc.c.Write(ctx, &pb.Batch{Frame: *frame})
+	putFrame(frame)
 	if err != nil {
 		return nil, oc.p.wrap("write", err)
 	}

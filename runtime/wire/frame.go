@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/bits"
 	"slices"
+	"sync"
 
 	"github.com/mdrsflow/mdrsflow/sdk"
 )
@@ -72,6 +73,24 @@ func zigzag(v int) uint64 {
 
 // appendFrame appends the frame of recs to dst. It computes the exact size
 // first and grows dst at most once.
+// Frames the host sends are built in pooled buffers: gRPC has copied a
+// request into its own buffers by the time the call returns, so the
+// frame can serve the next batch. A relaying host otherwise allocated two
+// frames a batch, and collecting them was a large part of its CPU.
+var framePool = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxPooledFrame keeps an unusually large batch's buffer from staying
+// around after it.
+const maxPooledFrame = 16 << 20
+
+func getFrame() *[]byte { return framePool.Get().(*[]byte) }
+
+func putFrame(b *[]byte) {
+	if cap(*b) <= maxPooledFrame {
+		framePool.Put(b)
+	}
+}
+
 func appendFrame(dst []byte, recs []sdk.Record) []byte {
 	var table, strs, bins, routes int
 	for i := range recs {
