@@ -52,7 +52,7 @@ func main() {
 	flag.IntVar(&o.runs, "runs", 3, "runs of each scenario; the table shows medians")
 	flag.BoolVar(&o.linear, "linear", false, "also run 10× the events, for linearity (slow)")
 	flag.StringVar(&o.only, "scenarios", "", "comma-separated scenarios to run (default: all; "+
-		"subprocess, in-process, tenants-100, elasticsearch, es-outage, and subprocess-10x with -linear)")
+		"subprocess, in-process, tenants-100, elasticsearch, es-tenants-100, es-outage, and subprocess-10x with -linear)")
 	flag.StringVar(&o.work, "work", filepath.Join("bench", ".work"),
 		"folder for the binaries, mixes and run outputs (mixes are reused)")
 	flag.StringVar(&o.jsonOut, "json", "", "write the results as JSON here (default: <work>/results.json)")
@@ -231,6 +231,8 @@ func pick(o options) ([]Scenario, error) {
 			What: "as subprocess, events spread over 100 tenants (a file per tenant and group)"},
 		{Name: "elasticsearch", Events: o.n, Tenants: 1, ES: true,
 			What: "as subprocess, into a fake Elasticsearch bulk API in the harness"},
+		{Name: "es-tenants-100", Events: o.n, Tenants: 100, ES: true,
+			What: "as elasticsearch, events spread over 100 tenants (100 indices in each bulk request)"},
 		{Name: "es-outage", Events: o.n, Tenants: 1, ES: true, Outage: o.outage,
 			What: "as elasticsearch, with the cluster answering 503 for the first -outage of the run: memory while an output is down"},
 	}
