@@ -49,6 +49,13 @@ const (
 	streamWindow = 256 << 10
 )
 
+// socketBuffer is how much gRPC reads from and writes to a plugin's
+// socket at a time, on each end. Its default, 32 KiB, takes a dozen
+// system calls each way for a batch of a few hundred documents; 256 KiB
+// took 3 % off the whole tree's CPU in alternating bench runs for about
+// 2 MB of PSS, and 1 MiB did no better for 10 MB more.
+const socketBuffer = 256 << 10
+
 // MaxMessageBytes bounds one gRPC message (one batch) in both directions.
 const MaxMessageBytes = 256 << 20
 
@@ -113,7 +120,8 @@ func (p *grpcPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc
 func ServerOptions(opts []grpc.ServerOption) *grpc.Server {
 	opts = append(opts, grpc.MaxRecvMsgSize(MaxMessageBytes), grpc.MaxSendMsgSize(MaxMessageBytes),
 		experimental.BufferPool(sharedBuffers), // the server defaults are fixed before our init runs
-		grpc.InitialWindowSize(callWindow), grpc.InitialConnWindowSize(callWindow))
+		grpc.InitialWindowSize(callWindow), grpc.InitialConnWindowSize(callWindow),
+		grpc.ReadBufferSize(socketBuffer), grpc.WriteBufferSize(socketBuffer))
 	if peerChecked && os.Getenv("PLUGIN_CLIENT_CERT") == "" {
 		opts = append(opts, grpc.Creds(peerCreds{}))
 	}
@@ -133,7 +141,8 @@ func DialOptions(kind sdk.Kind) []grpc.DialOption {
 		grpc.MaxCallRecvMsgSize(MaxMessageBytes),
 		grpc.MaxCallSendMsgSize(MaxMessageBytes),
 	), experimental.WithBufferPool(sharedBuffers),
-		grpc.WithInitialWindowSize(window), grpc.WithInitialConnWindowSize(window)}
+		grpc.WithInitialWindowSize(window), grpc.WithInitialConnWindowSize(window),
+		grpc.WithReadBufferSize(socketBuffer), grpc.WithWriteBufferSize(socketBuffer)}
 	if peerChecked {
 		opts = append(opts, grpc.WithTransportCredentials(peerCreds{}))
 	}
