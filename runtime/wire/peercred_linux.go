@@ -10,6 +10,8 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 	"google.golang.org/grpc/credentials"
@@ -69,8 +71,11 @@ func (peerCreds) ServerHandshake(conn net.Conn) (net.Conn, credentials.AuthInfo,
 			"only the mdrsflow process that started this plugin (%d, user %d) may call it",
 			cred.Pid, cred.Uid, os.Getppid(), os.Geteuid())
 		// The host shows a plugin's log lines; someone probing its
-		// sockets is worth an operator's look.
-		slog.Warn("plugin socket: "+err.Error()+"; find out what process that is", "socket", conn.LocalAddr().String())
+		// sockets is worth an operator's look, once a minute at most.
+		if n, ok := refusals.note(time.Now()); ok {
+			slog.Warn("plugin socket: "+err.Error()+"; find out what process that is",
+				"socket", conn.LocalAddr().String(), "refused_since_last_warning", n)
+		}
 		return nil, nil, err
 	}
 	return conn, peerAuth{credentials.CommonAuthInfo{SecurityLevel: credentials.PrivacyAndIntegrity}, int(cred.Pid)}, nil
@@ -83,6 +88,30 @@ func (peerCreds) Info() credentials.ProtocolInfo {
 func (c peerCreds) Clone() credentials.TransportCredentials { return c }
 
 func (peerCreds) OverrideServerName(string) error { return nil }
+
+// refusals counts refused connections so that a process hammering a
+// plugin's socket gets a warning a minute, not a line per attempt.
+var refusals refusalLog
+
+type refusalLog struct {
+	mu    sync.Mutex
+	last  time.Time
+	count int
+}
+
+// note counts one refusal and reports whether to warn now, with the
+// refusals counted since the last warning, this one included.
+func (r *refusalLog) note(now time.Time) (int, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.count++
+	if !r.last.IsZero() && now.Sub(r.last) < time.Minute {
+		return 0, false
+	}
+	n := r.count
+	r.last, r.count = now, 0
+	return n, true
+}
 
 // peerOf asks the kernel who is at the other end of a Unix socket.
 func peerOf(conn net.Conn) (*unix.Ucred, error) {

@@ -82,3 +82,19 @@ func TestParentOf(t *testing.T) {
 		t.Fatal("parentOf(-1): want an error")
 	}
 }
+
+func TestRefusalWarningsAreRateLimited(t *testing.T) {
+	var r refusalLog
+	t0 := time.Unix(1000, 0)
+	if n, ok := r.note(t0); !ok || n != 1 {
+		t.Fatalf("first refusal: warn=%v count=%d, want a warning for 1", ok, n)
+	}
+	for i := 1; i <= 50; i++ {
+		if _, ok := r.note(t0.Add(time.Duration(i) * time.Second)); ok {
+			t.Fatalf("refusal %d seconds later warned again", i)
+		}
+	}
+	if n, ok := r.note(t0.Add(61 * time.Second)); !ok || n != 51 {
+		t.Fatalf("a minute later: warn=%v count=%d, want a warning for 51", ok, n)
+	}
+}
