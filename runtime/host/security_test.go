@@ -6,11 +6,15 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/mdrsflow/mdrsflow/runtime/chain"
 	"github.com/mdrsflow/mdrsflow/runtime/host"
+	"github.com/mdrsflow/mdrsflow/runtime/stage"
 	"github.com/mdrsflow/mdrsflow/runtime/wire"
 	"github.com/mdrsflow/mdrsflow/sdk"
 )
@@ -41,6 +45,58 @@ func init() {
 		_, _ = io.WriteString(stdout, line)
 		_, _ = io.Copy(stdout, br)
 	}()
+}
+
+// launchRecorded launches a filter plugin process the way the host does
+// (wire.Launch) and returns it with the fields of the handshake line it
+// sent: core|app|network|address|protocol[|server certificate].
+func launchRecorded(t *testing.T) (*wire.Process, []string) {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hsFile := filepath.Join(t.TempDir(), "handshake")
+	cmd := exec.Command(exe)
+	cmd.Env = append(os.Environ(), handshakeFileEnv+"="+hsFile)
+	p, err := wire.Launch(cmd, sdk.KindFilter, quietLogger(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Kill)
+	line, err := os.ReadFile(hsFile)
+	if err != nil {
+		t.Fatalf("the plugin's handshake was not recorded: %v", err)
+	}
+	parts := strings.Split(strings.TrimSpace(string(line)), "|")
+	if len(parts) < 5 {
+		t.Fatalf("handshake %q: want core|app|network|address|protocol", line)
+	}
+	if parts[4] != "grpc" {
+		t.Errorf("protocol %q, want grpc", parts[4])
+	}
+	return p, parts
+}
+
+// hostGetsThrough shows that the host's own client can open a chain in
+// the plugin process and have it process a batch.
+func hostGetsThrough(t *testing.T, p *wire.Process) {
+	t.Helper()
+	spec, err := chain.Spec{Flow: "t", Steps: []chain.StepSpec{{Name: "testmark", ID: "mark", Where: "t"}}}.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	f, err := p.OpenFilter(ctx, stage.Config{Kind: sdk.KindFilter, Name: stage.ChainName, ID: "chain",
+		Flow: "t", Settings: spec, DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := f.Process(ctx, sdk.Batch{ID: 1, Records: []sdk.Record{{Data: []byte(`{"n":1}`)}}})
+	if err != nil || len(res.Batch.Records) != 1 || res.Batch.Records[0].ID == "" {
+		t.Fatalf("the host's own client did not get through: %v %+v", err, res)
+	}
 }
 
 // spoofInput is an input (an integrator's, say) that fills in what only

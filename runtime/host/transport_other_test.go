@@ -12,9 +12,6 @@ import (
 	"crypto/x509/pkix"
 	"encoding/base64"
 	"math/big"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -23,11 +20,6 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
-
-	"github.com/mdrsflow/mdrsflow/runtime/chain"
-	"github.com/mdrsflow/mdrsflow/runtime/stage"
-	"github.com/mdrsflow/mdrsflow/runtime/wire"
-	"github.com/mdrsflow/mdrsflow/sdk"
 )
 
 // TestPluginTransportIsMutualTLS launches a plugin process the way the
@@ -37,31 +29,11 @@ import (
 // gRPC, TLS without a client certificate, TLS with another certificate)
 // is refused.
 func TestPluginTransportIsMutualTLS(t *testing.T) {
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	hsFile := filepath.Join(t.TempDir(), "handshake")
-	cmd := exec.Command(exe)
-	cmd.Env = append(os.Environ(), handshakeFileEnv+"="+hsFile)
-	p, err := wire.Launch(cmd, sdk.KindFilter, quietLogger(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Kill()
-
-	line, err := os.ReadFile(hsFile)
-	if err != nil {
-		t.Fatalf("the plugin's handshake was not recorded: %v", err)
-	}
-	parts := strings.Split(strings.TrimSpace(string(line)), "|")
+	p, parts := launchRecorded(t)
 	if len(parts) < 6 {
-		t.Fatalf("handshake %q has no server certificate: the host did not ask for mutual TLS", line)
+		t.Fatalf("handshake %q has no server certificate: the host did not ask for mutual TLS", parts)
 	}
-	network, addr, proto := parts[2], parts[3], parts[4]
-	if proto != "grpc" {
-		t.Errorf("protocol %q, want grpc", proto)
-	}
+	network, addr := parts[2], parts[3]
 	der, err := base64.RawStdEncoding.DecodeString(parts[5])
 	if err != nil {
 		t.Fatalf("server certificate in the handshake: %v", err)
@@ -75,21 +47,7 @@ func TestPluginTransportIsMutualTLS(t *testing.T) {
 
 	// The host's client, which holds the certificate the plugin trusts,
 	// gets through.
-	spec, err := chain.Spec{Flow: "t", Steps: []chain.StepSpec{{Name: "testmark", ID: "mark", Where: "t"}}}.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	f, err := p.OpenFilter(ctx, stage.Config{Kind: sdk.KindFilter, Name: stage.ChainName, ID: "chain",
-		Flow: "t", Settings: spec, DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := f.Process(ctx, sdk.Batch{ID: 1, Records: []sdk.Record{{Data: []byte(`{"n":1}`)}}})
-	if err != nil || len(res.Batch.Records) != 1 || res.Batch.Records[0].ID == "" {
-		t.Fatalf("the host's own client did not get through: %v %+v", err, res)
-	}
+	hostGetsThrough(t, p)
 
 	// Anyone else does not.
 	target := addr
