@@ -31,11 +31,20 @@ type part struct {
 	filter   stage.Filter
 	output   stage.Output
 	input    stage.Input
-	restarts int
+	restarts int // since the flow started, for the log
+	// streak counts restarts in a row: each of them came less than
+	// restartCalm after the start before it. The pause grows with it.
+	streak  int
+	started time.Time
 }
 
 // maxRestartWait caps the pause between restarts of a dying plugin.
 const maxRestartWait = 5 * time.Second
+
+// restartCalm is how long a plugin process must have run for its death
+// to start the pauses from the beginning again: a crash a week after the
+// last one is not part of a crash loop.
+const restartCalm = time.Minute
 
 // open starts (or restarts) the part. Restarts pause with a growing delay
 // so a plugin that dies at once does not spin.
@@ -62,12 +71,8 @@ func (p *part) openLocked(ctx context.Context) error {
 	if p.proc != nil {
 		p.proc.Kill()
 		p.proc = nil
-		p.restarts++
-		wait := time.Duration(p.restarts) * 100 * time.Millisecond
-		if wait > maxRestartWait {
-			wait = maxRestartWait
-		}
-		p.logger.Warn("restarting plugin process", "restarts", p.restarts, "after", wait)
+		wait := p.restartWait(time.Now())
+		p.logger.Warn("restarting plugin process", "restarts", p.restarts, "in_a_row", p.streak, "after", wait)
 		select {
 		case <-time.After(wait):
 		case <-ctx.Done():
@@ -78,6 +83,7 @@ func (p *part) openLocked(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	p.started = time.Now()
 	switch p.kind {
 	case sdk.KindInput:
 		p.input, err = proc.OpenInput(ctx, p.cfg)
@@ -92,6 +98,17 @@ func (p *part) openLocked(ctx context.Context) error {
 	}
 	p.proc = proc
 	return nil
+}
+
+// restartWait counts a restart at now and returns the pause before it:
+// 100 ms for each restart in a row, up to maxRestartWait.
+func (p *part) restartWait(now time.Time) time.Duration {
+	p.restarts++
+	if now.Sub(p.started) >= restartCalm {
+		p.streak = 0
+	}
+	p.streak++
+	return min(time.Duration(p.streak)*100*time.Millisecond, maxRestartWait)
 }
 
 // died reports whether err means the plugin process is gone and the part
