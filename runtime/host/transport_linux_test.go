@@ -74,3 +74,14 @@ func TestPluginTransportAcceptsOnlyItsHost(t *testing.T) {
 	}
 	t.Logf("stranger %s", got)
 }
+
+// mdrsflow started by another go-plugin host inherits that host's
+// PLUGIN_CLIENT_CERT; its plugins must not take it up.
+func TestAnotherHostsPluginCertIsIgnored(t *testing.T) {
+	t.Setenv("PLUGIN_CLIENT_CERT", "garbage")
+	p, parts := launchRecorded(t)
+	if len(parts) > 5 && parts[5] != "" {
+		t.Errorf("the plugin answered with a TLS certificate: it took up the inherited PLUGIN_CLIENT_CERT")
+	}
+	hostGetsThrough(t, p)
+}

@@ -38,11 +38,15 @@ var ErrPluginExited = errors.New("plugin process exited")
 // SHA-256 must match it or the process is not started. Plugin log lines
 // (JSON on its stderr) are re-emitted through logger.
 func Launch(cmd *exec.Cmd, kind sdk.Kind, logger *slog.Logger, sum []byte) (*Process, error) {
+	cmd.Env = withoutPluginEnv(cmd.Env)
 	cfg := &plugin.ClientConfig{
 		HandshakeConfig:  Handshake,
 		Plugins:          PluginMap(nil),
 		Cmd:              cmd,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
+		// cmd.Env is the whole environment (withoutPluginEnv); go-plugin
+		// would add the host's again after it.
+		SkipHostEnv: true,
 		// On Linux the kernel vouches for both ends (peerCreds);
 		// elsewhere go-plugin's mutual TLS does.
 		AutoMTLS:        !peerChecked,
@@ -67,6 +71,28 @@ func Launch(cmd *exec.Cmd, kind sdk.Kind, logger *slog.Logger, sum []byte) (*Pro
 		return nil, fmt.Errorf("start %s plugin %s: %w", kind, cmd.Path, err)
 	}
 	return &Process{client: c, raw: raw, kind: kind}, nil
+}
+
+// withoutPluginEnv returns env (the host's environment when nil, as exec
+// would pass it) without
+// the variables through which a go-plugin host hands its own plugins their
+// transport settings. mdrsflow started by another go-plugin host
+// (Terraform, Vault, Nomad) inherits them, and passed on they would make
+// its plugins answer with TLS it did not ask for; go-plugin then fails on
+// a certificate it has no configuration to read.
+func withoutPluginEnv(env []string) []string {
+	if env == nil {
+		env = os.Environ()
+	}
+	out := make([]string, 0, len(env))
+	for _, kv := range env {
+		if strings.HasPrefix(kv, "PLUGIN_CLIENT_CERT=") || strings.HasPrefix(kv, "PLUGIN_PROTOCOL_VERSIONS=") ||
+			strings.HasPrefix(kv, "PLUGIN_MIN_PORT=") || strings.HasPrefix(kv, "PLUGIN_MAX_PORT=") {
+			continue
+		}
+		out = append(out, kv)
+	}
+	return out
 }
 
 // startError names the plugin that failed to start and, when its wire

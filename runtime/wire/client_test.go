@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -31,5 +32,18 @@ func TestLaunchNamesAnOldProtocol(t *testing.T) {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error %q does not contain %q", msg, want)
 		}
+	}
+}
+
+func TestLaunchDropsAnotherHostsPluginEnv(t *testing.T) {
+	got := withoutPluginEnv([]string{"PATH=/bin", "PLUGIN_CLIENT_CERT=garbage", "PLUGIN_PROTOCOL_VERSIONS=5",
+		"PLUGIN_MIN_PORT=1", "PLUGIN_MAX_PORT=2", "PLUGIN_UNIX_SOCKET_DIR=/run/x", "MY_PLUGIN_CLIENT_CERT=keep"})
+	want := []string{"PATH=/bin", "PLUGIN_UNIX_SOCKET_DIR=/run/x", "MY_PLUGIN_CLIENT_CERT=keep"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+	t.Setenv("PLUGIN_CLIENT_CERT", "garbage")
+	if slices.ContainsFunc(withoutPluginEnv(nil), func(kv string) bool { return strings.HasPrefix(kv, "PLUGIN_CLIENT_CERT=") }) {
+		t.Fatal("the host's own PLUGIN_CLIENT_CERT was passed on")
 	}
 }

@@ -61,15 +61,25 @@ func (peerCreds) ClientHandshake(_ context.Context, _ string, conn net.Conn) (ne
 	return conn, peerAuth{credentials.CommonAuthInfo{SecurityLevel: credentials.PrivacyAndIntegrity}, int(cred.Pid)}, nil
 }
 
+// hostPid is the process that started this one, read as the process
+// starts: once the host has died the parent is whoever adopted the orphan
+// (init, a container's init, a subreaper), which must not be able to call
+// it in the moment before it notices and exits.
+var hostPid = os.Getppid()
+
 func (peerCreds) ServerHandshake(conn net.Conn) (net.Conn, credentials.AuthInfo, error) {
 	cred, err := peerOf(conn)
 	if err != nil {
 		return nil, nil, err
 	}
-	if int(cred.Pid) != os.Getppid() || int(cred.Uid) != os.Geteuid() {
+	if os.Getppid() != hostPid {
+		return nil, nil, fmt.Errorf("refused a connection from process %d: the mdrsflow process "+
+			"that started this plugin (%d) has exited", cred.Pid, hostPid)
+	}
+	if int(cred.Pid) != hostPid || int(cred.Uid) != os.Geteuid() {
 		err := fmt.Errorf("refused a connection from process %d (user %d): "+
 			"only the mdrsflow process that started this plugin (%d, user %d) may call it",
-			cred.Pid, cred.Uid, os.Getppid(), os.Geteuid())
+			cred.Pid, cred.Uid, hostPid, os.Geteuid())
 		// The host shows a plugin's log lines; someone probing its
 		// sockets is worth an operator's look, once a minute at most.
 		if n, ok := refusals.note(time.Now()); ok {
