@@ -2,7 +2,10 @@
 
 package file
 
-import "syscall"
+import (
+	"os"
+	"syscall"
+)
 
 // openFileLimit returns the process's limit on open descriptors (the soft
 // limit, which Go raises to the hard one at start), or 0 when unknown.
@@ -12,4 +15,15 @@ func openFileLimit() uint64 {
 		return 0
 	}
 	return l.Cur
+}
+
+// unlinked reports whether f's file has no name left in the file system:
+// someone deleted it, or its folder, while it was open.
+func unlinked(f *os.File) bool {
+	st, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	sys, ok := st.Sys().(*syscall.Stat_t)
+	return ok && sys.Nlink == 0
 }

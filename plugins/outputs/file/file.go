@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -220,6 +221,14 @@ func (o *File) appendTo(target string, buf []byte) error {
 	if err == nil && o.Sync {
 		err = of.f.Sync()
 	}
+	if err == nil && unlinked(of.f) {
+		// Written to a file that no longer has a name: the lines would
+		// be gone with its last descriptor. Write them again to a new
+		// file (get recreates the folder).
+		o.closeFile(of)
+		return fmt.Errorf("file: %s was deleted (or its folder was) while open; "+
+			"writing these events again to a new file", of.path)
+	}
 	if err == nil {
 		return nil
 	}
@@ -272,6 +281,15 @@ func (o *File) get(target string) (*openFile, error) {
 
 	path := filepath.Join(o.Path, target+".ndjson")
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o640)
+	if errors.Is(err, fs.ErrNotExist) {
+		// The folder was removed while the flow ran: make it again,
+		// as Start did.
+		if mkErr := os.MkdirAll(o.Path, 0o750); mkErr != nil {
+			return nil, fmt.Errorf("file: the folder %s is gone and cannot be made again: %w", o.Path, mkErr)
+		}
+		o.log.Warn("the output folder was removed while the flow ran; made it again", "path", o.Path)
+		f, err = os.OpenFile(path, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o640)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("file: %w", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -394,4 +395,43 @@ func BenchmarkWrite(b *testing.B) {
 // TestSample holds the plugin to the contract every plugin passes.
 func TestSample(t *testing.T) {
 	plugintest.Contract(t, sdk.KindOutput, "file", ".")
+}
+
+// The output folder (or a file in it) deleted while the flow runs: the
+// batch that finds out is retried, not reported delivered into a file
+// nobody can read, and the retry lands in a new folder and file.
+func TestDeletedWhileOpen(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("open files cannot be deleted on Windows")
+	}
+	parent := t.TempDir()
+	dir := filepath.Join(parent, "out")
+	var logs syncBuffer
+	o := start(t, dir, "", slog.New(slog.NewTextHandler(&logs, nil)))
+	if r := o.Write(context.Background(), []sdk.Record{rec("t", `{"n":1}`)}); r[0].Status != sdk.Delivered {
+		t.Fatalf("first write: %v %s", r[0].Status, r[0].Reason)
+	}
+
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	r := o.Write(context.Background(), []sdk.Record{rec("t", `{"n":2}`), rec("u", `{"n":3}`)})
+	if r[0].Status != sdk.Retry || !strings.Contains(r[0].Reason, "deleted") {
+		t.Fatalf("write into the deleted file: %v %q, want a retry saying it was deleted", r[0].Status, r[0].Reason)
+	}
+	if r[1].Status != sdk.Delivered {
+		t.Fatalf("write of a new target after the folder went: %v %s", r[1].Status, r[1].Reason)
+	}
+
+	// The host retries the batch's unsent records.
+	if r := o.Write(context.Background(), []sdk.Record{rec("t", `{"n":2}`)}); r[0].Status != sdk.Delivered {
+		t.Fatalf("retry: %v %s", r[0].Status, r[0].Reason)
+	}
+	got := files(t, dir)
+	if got["t.ndjson"] != "{\"n\":2}\n" || got["u.ndjson"] != "{\"n\":3}\n" {
+		t.Errorf("files after the folder was deleted: %q", got)
+	}
+	if !strings.Contains(logs.String(), "made it again") {
+		t.Errorf("no warning that the folder was made again; log:\n%s", logs.String())
+	}
 }
