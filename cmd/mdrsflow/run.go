@@ -50,8 +50,11 @@ per output and target, on stderr (stdout is left to the stdout output).`,
 	c.Flags().StringVar(&f.dataDir, "data-dir", envOr("MDRSFLOW_DATA", "data"),
 		"folder for read positions and dead letters (env MDRSFLOW_DATA)")
 	c.Flags().BoolVar(&f.inProcess, "in-process", false,
-		"run built-in plugins inside this process instead of as subprocesses (less isolation; for measurement)")
-	c.Flags().IntVar(&f.workers, "workers", 1, "batches processed by the filters at once, each worker with its own filter processes")
+		"run built-in plugins inside this process instead of as subprocesses (less isolation; for measurement); "+
+			"this process then uses every processor")
+	c.Flags().IntVar(&f.workers, "workers", 1, "batches processed by the filters at once, each worker with its own filter processes "+
+		"(each on one processor; this process, which relays batches between them, on one per four workers; "+
+		"GOMAXPROCS in the environment overrides both)")
 	c.Flags().IntVar(&f.queue, "queue", 2, "batches waiting between the inputs and the filters, and between the filters and "+
 		"each output, before the part upstream waits (memory grows with it: a batch is up to the input's batch_size events)")
 	c.Flags().DurationVar(&f.stageTime, "stage-timeout", time.Minute,
@@ -155,6 +158,9 @@ func runFlows(cmd *cobra.Command, paths []string, f *runFlags) error {
 	// The counts go to stderr: stdout may carry events (the stdout output).
 	out := cmd.ErrOrStderr()
 	for i, r := range runners {
+		if !r.Ran() {
+			continue // it failed to start: its error says why
+		}
 		if len(runners) > 1 {
 			fmt.Fprintf(out, "flow %s:\n", paths[i])
 		}

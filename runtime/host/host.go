@@ -23,6 +23,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -119,6 +120,7 @@ type Runner struct {
 	rejectedLog []everyMinute
 
 	started atomic.Bool
+	ran     atomic.Bool // Run started every part at least once
 	// incomplete is the first input that finished short of data.
 	incomplete atomic.Pointer[incompleteErr]
 	lastErr    atomic.Value // string: why an output is retrying, "" when fine
@@ -193,7 +195,8 @@ func New(f *flow.Flow, opts Options) (*Runner, error) {
 		return nil, fmt.Errorf("%s: %w", f.File, err)
 	}
 	if r.dlq, err = newDeadLetters(DeadLetterDir(opts.DataDir, f.Name), r.log); err != nil {
-		return nil, fmt.Errorf("%s: %w", f.File, err)
+		return nil, fmt.Errorf("%s: %w (under the data directory %s: check --data-dir or MDRSFLOW_DATA)",
+			f.File, err, opts.DataDir)
 	}
 
 	for _, in := range f.Inputs {
@@ -321,6 +324,10 @@ func (r *Runner) stageSpecs() ([]stageSpec, error) {
 // Stats returns the runner's counters (live while it runs).
 func (r *Runner) Stats() *Stats { return r.stats }
 
+// Ran reports whether Run got as far as starting every part of the flow;
+// after a failed start there is nothing to sum up.
+func (r *Runner) Ran() bool { return r.ran.Load() }
+
 // item is a batch on its way, with what is needed to acknowledge it.
 type item struct {
 	input   int
@@ -372,9 +379,11 @@ func (r *Runner) Run(ctx context.Context) (err error) {
 		}
 	}
 	r.started.Store(true)
+	r.ran.Store(true)
 	defer r.started.Store(false)
 	r.log.Info("flow started", "inputs", len(r.inputs), "filter_stages", len(r.stages[0]),
-		"outputs", len(r.outputs), "subprocesses", !r.opts.InProcess)
+		"outputs", len(r.outputs), "subprocesses", !r.opts.InProcess, "workers", r.opts.Workers,
+		"processors", runtime.GOMAXPROCS(0))
 
 	// work stops when asked; drain bounds the wait for in-flight batches.
 	drainCtx, cancelDrain := context.WithCancel(context.WithoutCancel(ctx))
@@ -791,12 +800,14 @@ func (r *Runner) FilterPIDs() []int {
 func (r *Runner) lockDataDir() (func(), error) {
 	dir := filepath.Join(r.opts.DataDir, safeName(r.flow.Name))
 	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return nil, fmt.Errorf("data directory: %w", err)
+		return nil, fmt.Errorf("data directory %s: %w; give mdrsflow a folder it can write "+
+			"(--data-dir or MDRSFLOW_DATA)", r.opts.DataDir, err)
 	}
 	path := filepath.Join(dir, "run.lock")
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o640)
 	if err != nil {
-		return nil, fmt.Errorf("data directory: %w", err)
+		return nil, fmt.Errorf("data directory %s: %w; give mdrsflow a folder it can write "+
+			"(--data-dir or MDRSFLOW_DATA)", r.opts.DataDir, err)
 	}
 	if err := dlq.TryLock(f); err != nil {
 		f.Close()

@@ -191,8 +191,9 @@ func (ic *inputClient) Close() error {
 		return nil
 	}
 	_, err := ic.c.Close(context.Background(), &pb.Empty{})
+	err = ic.p.wrap("close", err) // before Kill, which would make any error read as an exit
 	ic.p.Kill()
-	return ic.p.wrap("close", err)
+	return err
 }
 
 // OpenFilter opens the filter stage the process serves.
@@ -239,8 +240,9 @@ func (fc *filterClient) Close() error {
 		return nil
 	}
 	_, err := fc.c.Close(context.Background(), &pb.Empty{})
+	err = fc.p.wrap("close", err) // before Kill, which would make any error read as an exit
 	fc.p.Kill()
-	return fc.p.wrap("close", err)
+	return err
 }
 
 // OpenOutput opens the output the process serves.
@@ -283,8 +285,9 @@ func (oc *outputClient) Close() error {
 		return nil
 	}
 	_, err := oc.c.Close(context.Background(), &pb.Empty{})
+	err = oc.p.wrap("close", err) // before Kill, which would make any error read as an exit
 	oc.p.Kill()
-	return oc.p.wrap("close", err)
+	return err
 }
 
 // Serve runs this process as a plugin until the host ends it. Logs go to
