@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"slices"
+	"strings"
 
 	"github.com/hashicorp/go-hclog"
 )
@@ -53,7 +55,7 @@ func (h *hcLogger) Log(level hclog.Level, msg string, args ...any) {
 		}
 	}
 	all := make([]any, 0, len(h.args)+len(args))
-	for _, kv := range [][]any{h.args, args} {
+	for _, kv := range [][]any{h.args, sortedPairs(args)} {
 		for i := 0; i+1 < len(kv); i += 2 {
 			k, _ := kv[i].(string)
 			switch k {
@@ -68,6 +70,27 @@ func (h *hcLogger) Log(level hclog.Level, msg string, args ...any) {
 		}
 	}
 	h.l.Log(context.Background(), lv, msg, all...)
+}
+
+// sortedPairs returns key-value args sorted by key. go-plugin reads a
+// plugin's JSON log line into a map, so the fields would come out in a
+// different order on every line.
+func sortedPairs(args []any) []any {
+	type pair struct {
+		k string
+		v any
+	}
+	ps := make([]pair, 0, len(args)/2)
+	for i := 0; i+1 < len(args); i += 2 {
+		k, _ := args[i].(string)
+		ps = append(ps, pair{k, args[i+1]})
+	}
+	slices.SortStableFunc(ps, func(a, b pair) int { return strings.Compare(a.k, b.k) })
+	out := make([]any, 0, 2*len(ps))
+	for _, p := range ps {
+		out = append(out, p.k, p.v)
+	}
+	return out
 }
 
 // wholeNumber gives back as an integer a number that crossed from the

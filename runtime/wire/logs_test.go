@@ -129,3 +129,22 @@ func TestHCLoggerGoPluginLineKeepsHostPlugin(t *testing.T) {
 			values["plugin"], values["id"], values["level"], buf.String())
 	}
 }
+
+// go-plugin hands over a plugin line's fields from a map, in any order;
+// they are written sorted, so every line of a kind reads alike.
+func TestHCLoggerSortsAPluginLinesFields(t *testing.T) {
+	var buf bytes.Buffer
+	l := newHCLogger(slog.New(slog.NewTextHandler(&buf, nil))).Named("mdrsflow")
+	l.Info("reading", "path", "a.log", "offset", 0.0, "gzip", false, "line", 7.0)
+	l.Info("reading", "line", 7.0, "gzip", false, "offset", 0.0, "path", "a.log")
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("%d lines, want 2:\n%s", len(lines), buf.String())
+	}
+	for _, line := range lines {
+		_, fields, _ := strings.Cut(line, `msg=reading `)
+		if fields != "gzip=false line=7 offset=0 path=a.log" {
+			t.Errorf("fields %q, want them sorted by key", fields)
+		}
+	}
+}
