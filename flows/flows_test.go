@@ -36,7 +36,9 @@ func TestMain(m *testing.M) {
 		})
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	wire.RemoveSocketDir()
+	os.Exit(code)
 }
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

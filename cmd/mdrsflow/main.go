@@ -18,6 +18,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/mdrsflow/mdrsflow/runtime/wire"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -31,6 +33,7 @@ func main() {
 		return
 	}
 	err := rootCmd().Execute()
+	wire.RemoveSocketDir()
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "mdrsflow:", err)

@@ -17,6 +17,7 @@ import (
 	"github.com/mdrsflow/mdrsflow/runtime/flow"
 	"github.com/mdrsflow/mdrsflow/runtime/host"
 	"github.com/mdrsflow/mdrsflow/runtime/ops"
+	"github.com/mdrsflow/mdrsflow/runtime/wire"
 )
 
 type runFlags struct {
@@ -185,5 +186,6 @@ func exitOnSecondSignal(first context.Context) {
 	sig := <-again
 	slog.Error("second signal: exiting now without waiting for the drain; batches in flight "+
 		"were not acknowledged and are read again at the next start", "signal", sig.String())
+	wire.RemoveSocketDir()
 	os.Exit(130)
 }

@@ -53,7 +53,9 @@ func TestMain(m *testing.M) {
 		})
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	wire.RemoveSocketDir()
+	os.Exit(code)
 }
 
 func selfCommand(t testing.TB) func() *exec.Cmd {

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -54,6 +56,16 @@ func TestPluginTransportAcceptsOnlyItsHost(t *testing.T) {
 	}
 	if len(parts) > 5 && parts[5] != "" {
 		t.Errorf("handshake carries a TLS certificate; on Linux the kernel's peer check replaces it")
+	}
+	// The socket is in the host's own folder, which only its user can
+	// enter and which the host removes as it exits.
+	if dir := filepath.Base(filepath.Dir(addr)); !strings.HasPrefix(dir, "mdrsflow-"+strconv.Itoa(os.Getpid())+"-") {
+		t.Errorf("plugin socket %s is not in this host's socket folder", addr)
+	}
+	if info, err := os.Stat(filepath.Dir(addr)); err != nil {
+		t.Errorf("socket folder: %v", err)
+	} else if info.Mode().Perm() != 0o700 {
+		t.Errorf("socket folder mode %v, want 0700", info.Mode().Perm())
 	}
 	hostGetsThrough(t, p)
 

@@ -39,6 +39,13 @@ var ErrPluginExited = errors.New("plugin process exited")
 // (JSON on its stderr) are re-emitted through logger.
 func Launch(cmd *exec.Cmd, kind sdk.Kind, logger *slog.Logger, sum []byte) (*Process, error) {
 	cmd.Env = withoutPluginEnv(cmd.Env)
+	dir, err := socketDir()
+	if err != nil {
+		return nil, fmt.Errorf("start %s plugin %s: %w", kind, cmd.Path, err)
+	}
+	if dir != "" {
+		cmd.Env = append(cmd.Env, "PLUGIN_UNIX_SOCKET_DIR="+dir)
+	}
 	cfg := &plugin.ClientConfig{
 		HandshakeConfig:  Handshake,
 		Plugins:          PluginMap(nil),

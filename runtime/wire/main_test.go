@@ -1,0 +1,12 @@
+package wire
+
+import (
+	"os"
+	"testing"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	RemoveSocketDir()
+	os.Exit(code)
+}
