@@ -757,7 +757,9 @@ func (r *Runner) settle(ctx context.Context, it *item) {
 
 func (r *Runner) ack(ctx context.Context, it *item) {
 	if r.gens[it.input].Load() != it.gen {
-		return // the input restarted; it reads this batch again
+		// The input restarted since; it reads this batch again.
+		r.stats.superseded.Add(uint64(len(it.batch.Records)))
+		return
 	}
 	if err := r.inputs[it.input].currentInput().Ack(ctx, it.batch.ID); err != nil {
 		r.log.Warn("acknowledging a batch failed; it may be read again after a restart",

@@ -19,6 +19,7 @@ import (
 type Stats struct {
 	in, dropped    atomic.Uint64
 	acked          atomic.Uint64 // events of batches their input acknowledged
+	superseded     atomic.Uint64 // events delivered after their input restarted, read again
 	retries        atomic.Uint64
 	pluginRestarts atomic.Uint64
 
@@ -89,8 +90,10 @@ func (s *Stats) addRejected(output string, rec sdk.Record) {
 type Totals struct {
 	In, Out, Failed, Quarantined, Dropped, Rejected, Retries, PluginRestarts uint64
 	// Acked is the events of the batches acknowledged to their input;
-	// In - Acked were still in flight when the run ended.
-	Acked uint64
+	// Superseded those delivered after their input had restarted, which
+	// it read again (and In counted again). In - Acked - Superseded were
+	// still in flight when the run ended.
+	Acked, Superseded uint64
 }
 
 // Totals returns the sums over every output and target.
@@ -98,7 +101,8 @@ func (s *Stats) Totals() Totals {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t := Totals{In: s.in.Load(), Dropped: s.dropped.Load(), Retries: s.retries.Load(),
-		PluginRestarts: s.pluginRestarts.Load(), Acked: s.acked.Load()}
+		PluginRestarts: s.pluginRestarts.Load(), Acked: s.acked.Load(),
+		Superseded: s.superseded.Load()}
 	for _, c := range s.targets {
 		t.Out += c.Out
 		t.Failed += c.Failed
@@ -171,9 +175,14 @@ func (s *Stats) Print(w io.Writer) {
 			float64(t.In)/s.Elapsed.Seconds())
 	}
 	fmt.Fprintln(w)
-	if t.In > t.Acked {
+	if t.Superseded > 0 {
+		fmt.Fprintf(w, "read twice: %d events were delivered after their input restarted, which read "+
+			"them again (Elasticsearch overwrites the repeats by document id; files hold them twice)\n",
+			t.Superseded)
+	}
+	if t.In > t.Acked+t.Superseded {
 		fmt.Fprintf(w, "in flight when the run ended, not acknowledged: %d (an input that keeps "+
-			"positions reads them again at the next start)\n", t.In-t.Acked)
+			"positions reads them again at the next start)\n", t.In-t.Acked-t.Superseded)
 	}
 	if t.PluginRestarts > 0 || t.Retries > 0 {
 		fmt.Fprintf(w, "plugin restarts: %d  record retries: %d\n", t.PluginRestarts, t.Retries)
