@@ -238,6 +238,8 @@ func (c *Chain) processOne(rec *sdk.Record) bool {
 	if failure != "" {
 		failure = whereOf(rec) + ": " + failure
 	}
+	// encoded is the document's final bytes once known (see below).
+	var encoded []byte
 	ev, err := event.Decode(raw)
 	if err != nil {
 		ev = nil
@@ -268,7 +270,17 @@ func (c *Chain) processOne(rec *sdk.Record) bool {
 		}
 		c.holdTenant(ev)
 		if failure == "" {
-			if err := ev.Expand(); err != nil {
+			// The document is encoded here, before routing, and is final
+			// unless it has a key with a dot, which Expand must rewrite
+			// first (routing reads the expanded fields), or routing fails
+			// it. Looking for such keys while encoding saves Expand's own
+			// walk over the document in the usual case, where there are
+			// none.
+			data, dotted, err := ev.EncodeDotted(c.buf[:0])
+			c.buf = data
+			if err == nil && !dotted {
+				encoded = data
+			} else if err := ev.Expand(); err != nil {
 				failure = fmt.Sprintf("%s: the document cannot be written: %v", whereOf(rec), err)
 			}
 		}
@@ -311,13 +323,18 @@ func (c *Chain) processOne(rec *sdk.Record) bool {
 		}
 	}
 
-	data, err := ev.Encode(c.buf[:0])
-	if err != nil {
-		// A value the encoder cannot write: keep the original instead.
-		rec.Error = fmt.Sprintf("%s: cannot encode the result: %v", whereOf(rec), err)
-		data, _ = c.failedShell(raw, rec.Error).Encode(c.buf[:0])
+	data := encoded
+	if data == nil || rec.Quarantine != "" || rec.Error != "" {
+		// Changed since, or never encoded: encode it now.
+		var err error
+		data, err = ev.Encode(c.buf[:0])
+		if err != nil {
+			// A value the encoder cannot write: keep the original instead.
+			rec.Error = fmt.Sprintf("%s: cannot encode the result: %v", whereOf(rec), err)
+			data, _ = c.failedShell(raw, rec.Error).Encode(c.buf[:0])
+		}
+		c.buf = data
 	}
-	c.buf = data
 	rec.Data = append([]byte(nil), data...)
 	return true
 }

@@ -13,12 +13,26 @@ import (
 // to dst. Keys are written in sorted order so that the same event always
 // gives the same bytes.
 func (e *Event) Encode(dst []byte) ([]byte, error) {
+	return e.encode(dst, nil)
+}
+
+// EncodeDotted is Encode that also reports whether any object key of the
+// document holds a dot: a document that Expand would change, and whose
+// bytes are then not the ones to write. Checking while encoding saves
+// Expand's own walk over the document when, as usual, there is no such
+// key.
+func (e *Event) EncodeDotted(dst []byte) (out []byte, dotted bool, err error) {
+	out, err = e.encode(dst, &dotted)
+	return out, dotted, err
+}
+
+func (e *Event) encode(dst []byte, dots *bool) ([]byte, error) {
 	meta, ok := e.fields[MetadataKey]
 	if !ok {
-		return appendObject(dst, e.fields)
+		return appendObject(dst, e.fields, dots)
 	}
 	delete(e.fields, MetadataKey)
-	dst, err := appendObject(dst, e.fields)
+	dst, err := appendObject(dst, e.fields, dots)
 	e.fields[MetadataKey] = meta
 	return dst, err
 }
@@ -26,11 +40,17 @@ func (e *Event) Encode(dst []byte) ([]byte, error) {
 // EncodeWithMetadata is Encode with the metadata written under
 // "@metadata", for `mdrsflow pipe --metadata` and tests.
 func (e *Event) EncodeWithMetadata(dst []byte) ([]byte, error) {
-	return appendObject(dst, e.fields)
+	return appendObject(dst, e.fields, nil)
 }
 
 // AppendValue appends v as JSON.
 func AppendValue(dst []byte, v any) ([]byte, error) {
+	return appendValue(dst, v, nil)
+}
+
+// appendValue appends v as JSON; when dots is not nil, it is set if an
+// object key holds a dot.
+func appendValue(dst []byte, v any, dots *bool) ([]byte, error) {
 	switch t := v.(type) {
 	case nil:
 		return append(dst, "null"...), nil
@@ -54,7 +74,7 @@ func AppendValue(dst []byte, v any) ([]byte, error) {
 	case float32:
 		return appendFloat(dst, float64(t), 32), nil
 	case map[string]any:
-		return appendObject(dst, t)
+		return appendObject(dst, t, dots)
 	case []any:
 		dst = append(dst, '[')
 		for i, x := range t {
@@ -62,7 +82,7 @@ func AppendValue(dst []byte, v any) ([]byte, error) {
 				dst = append(dst, ',')
 			}
 			var err error
-			if dst, err = AppendValue(dst, x); err != nil {
+			if dst, err = appendValue(dst, x, dots); err != nil {
 				return dst, err
 			}
 		}
@@ -91,13 +111,16 @@ type member struct {
 	v any
 }
 
-func appendObject(dst []byte, m map[string]any) ([]byte, error) {
+func appendObject(dst []byte, m map[string]any, dots *bool) ([]byte, error) {
 	// Keys and values are taken in one pass over the map and sorted
 	// together, so writing does not look each key up again.
 	var small [24]member
 	ms := small[:0]
 	for k, v := range m {
 		ms = append(ms, member{k, v})
+		if dots != nil && strings.IndexByte(k, '.') >= 0 {
+			*dots = true
+		}
 	}
 	sortMembers(ms)
 	dst = append(dst, '{')
@@ -108,7 +131,7 @@ func appendObject(dst []byte, m map[string]any) ([]byte, error) {
 		dst = AppendString(dst, ms[i].k)
 		dst = append(dst, ':')
 		var err error
-		if dst, err = AppendValue(dst, ms[i].v); err != nil {
+		if dst, err = appendValue(dst, ms[i].v, dots); err != nil {
 			return dst, err
 		}
 	}
