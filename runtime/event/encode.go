@@ -179,12 +179,31 @@ func appendFloat(dst []byte, f float64, bits int) []byte {
 
 const hex = "0123456789abcdef"
 
+// plain8 reports whether all eight bytes of w are ASCII that a JSON
+// string holds as it is: not a control character, quote or backslash.
+// Each test is the usual word-at-a-time one: a byte below n, or zero
+// after xor with the byte looked for, borrows into its top bit.
+func plain8(w uint64) bool {
+	const ones, tops = 0x0101010101010101, 0x8080808080808080
+	q := w ^ (ones * '"')
+	b := w ^ (ones * '\\')
+	return (w|(w-ones*0x20)&^w|(q-ones)&^q|(b-ones)&^b)&tops == 0
+}
+
 // AppendString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD;
 // U+2028 and U+2029 are escaped so the output is safe inside JavaScript.
 func AppendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		// Eight bytes at a time while none needs a second look.
+		for i+8 <= len(s) && plain8(uint64(s[i])|uint64(s[i+1])<<8|uint64(s[i+2])<<16|
+			uint64(s[i+3])<<24|uint64(s[i+4])<<32|uint64(s[i+5])<<40|uint64(s[i+6])<<48|uint64(s[i+7])<<56) {
+			i += 8
+		}
+		if i >= len(s) {
+			break
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
 			if c >= 0x20 && c != '"' && c != '\\' {
