@@ -81,12 +81,12 @@ func Launch(cmd *exec.Cmd, kind sdk.Kind, logger *slog.Logger, sum []byte) (*Pro
 }
 
 // withoutPluginEnv returns env (the host's environment when nil, as exec
-// would pass it) without
-// the variables through which a go-plugin host hands its own plugins their
-// transport settings. mdrsflow started by another go-plugin host
-// (Terraform, Vault, Nomad) inherits them, and passed on they would make
-// its plugins answer with TLS it did not ask for; go-plugin then fails on
-// a certificate it has no configuration to read.
+// would pass it) without the variables through which a go-plugin host
+// hands its own plugins their transport settings. mdrsflow started by
+// another go-plugin host (Terraform, Vault, Nomad) inherits them, and
+// passed on they would make its plugins answer with TLS it did not ask
+// for; go-plugin then fails on a certificate it has no configuration to
+// read.
 func withoutPluginEnv(env []string) []string {
 	if env == nil {
 		env = os.Environ()

@@ -11,7 +11,6 @@ package wire
 import (
 	"context"
 	"fmt"
-	"os"
 
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
@@ -114,15 +113,16 @@ func (p *grpcPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc
 }
 
 // ServerOptions make a plugin's gRPC server: raised message limits and,
-// on Linux, a handshake that accepts only the host (peerCreds). go-plugin
-// has put TLS credentials in opts when the host asked for mutual TLS; they
-// are kept then.
+// on Linux, a handshake that accepts only the host (peerCreds), which
+// replaces any credentials go-plugin put in opts. (An mdrsflow host never
+// asks its plugins for TLS on Linux, and drops the variable another
+// go-plugin host would ask with; see withoutPluginEnv.)
 func ServerOptions(opts []grpc.ServerOption) *grpc.Server {
 	opts = append(opts, grpc.MaxRecvMsgSize(MaxMessageBytes), grpc.MaxSendMsgSize(MaxMessageBytes),
 		experimental.BufferPool(sharedBuffers), // the server defaults are fixed before our init runs
 		grpc.InitialWindowSize(callWindow), grpc.InitialConnWindowSize(callWindow),
 		grpc.ReadBufferSize(socketBuffer), grpc.WriteBufferSize(socketBuffer))
-	if peerChecked && os.Getenv("PLUGIN_CLIENT_CERT") == "" {
+	if peerChecked {
 		opts = append(opts, grpc.Creds(peerCreds{}))
 	}
 	return grpc.NewServer(opts...)
