@@ -801,15 +801,17 @@ func (r *Runner) FilterPIDs() []int {
 // and write every event twice.
 func (r *Runner) lockDataDir() (func(), error) {
 	dir := filepath.Join(r.opts.DataDir, safeName(r.flow.Name))
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return nil, fmt.Errorf("data directory %s: %w; give mdrsflow a folder it can write "+
+	unusable := func(err error) error {
+		return fmt.Errorf("data directory %s: %w; give mdrsflow a folder it can write "+
 			"(--data-dir or MDRSFLOW_DATA)", r.opts.DataDir, err)
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, unusable(err)
 	}
 	path := filepath.Join(dir, "run.lock")
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o640)
 	if err != nil {
-		return nil, fmt.Errorf("data directory %s: %w; give mdrsflow a folder it can write "+
-			"(--data-dir or MDRSFLOW_DATA)", r.opts.DataDir, err)
+		return nil, unusable(err)
 	}
 	if err := dlq.TryLock(f); err != nil {
 		f.Close()
