@@ -5,6 +5,7 @@ package host_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,9 +14,13 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/mdrsflow/mdrsflow/runtime/wire"
+	"github.com/mdrsflow/mdrsflow/sdk"
 )
 
 // strangerEnv makes the test binary, started by the test, call the plugin
@@ -23,24 +28,52 @@ import (
 // happened and exit.
 const strangerEnv = "MDRSFLOW_TEST_STRANGER_DIAL"
 
+// midHostEnv makes the test binary act as a host: it launches one plugin
+// process, prints the plugin's socket and process id, and waits to be
+// killed.
+const midHostEnv = "MDRSFLOW_TEST_MID_HOST"
+
 func init() {
-	target := os.Getenv(strangerEnv)
-	if target == "" {
-		return
+	if os.Getenv(wire.Handshake.MagicCookieKey) == wire.Handshake.MagicCookieValue {
+		return // a plugin process: TestMain serves
 	}
+	if target := os.Getenv(strangerEnv); target != "" {
+		if err := callPlugin(target); err != nil {
+			fmt.Println("refused:", err)
+		} else {
+			fmt.Println("answered")
+		}
+		os.Exit(0)
+	}
+	if dir := os.Getenv(midHostEnv); dir != "" {
+		exe, _ := os.Executable()
+		hs := filepath.Join(dir, "handshake")
+		cmd := exec.Command(exe)
+		cmd.Env = append(os.Environ(), handshakeFileEnv+"="+hs)
+		p, err := wire.Launch(cmd, sdk.KindFilter, slog.New(slog.DiscardHandler), nil)
+		if err != nil {
+			fmt.Println("launch:", err)
+			os.Exit(1)
+		}
+		line, _ := os.ReadFile(hs)
+		parts := strings.Split(strings.TrimSpace(string(line)), "|")
+		fmt.Println(parts[3], p.Pid())
+		select {}
+	}
+}
+
+// callPlugin calls the plugin socket at target as any process could:
+// plain gRPC, the health service go-plugin serves.
+func callPlugin(target string) error {
 	conn, err := grpc.NewClient(target, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err == nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		_, err = healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{Service: "plugin"})
-		cancel()
-		conn.Close()
+	if err != nil {
+		return err
 	}
-	if err == nil {
-		fmt.Println("answered")
-	} else {
-		fmt.Println("refused:", err)
-	}
-	os.Exit(0)
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	_, err = healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{Service: "plugin"})
+	return err
 }
 
 // TestPluginTransportAcceptsOnlyItsHost launches a plugin process the way
@@ -96,4 +129,84 @@ func TestAnotherHostsPluginCertIsIgnored(t *testing.T) {
 		t.Errorf("the plugin answered with a TLS certificate: it took up the inherited PLUGIN_CLIENT_CERT")
 	}
 	hostGetsThrough(t, p)
+}
+
+// When the host dies, the kernel hands its plugin processes to init or to
+// the nearest subreaper (a container's init, a supervisor). A plugin lives
+// on for up to a second before it notices and exits; in that second its
+// new parent must not be able to call it. The test makes itself a
+// subreaper, starts a host that launches a plugin, kills the host, and
+// calls the orphaned plugin as its new parent.
+func TestOrphanedPluginRefusesItsNewParent(t *testing.T) {
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		t.Skip("cannot become a subreaper:", err)
+	}
+	defer unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
+
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := exec.Command(exe)
+	host.Env = append(os.Environ(), midHostEnv+"="+t.TempDir())
+	out, err := host.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := host.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var addr string
+	var pid int
+	if _, err := fmt.Fscan(out, &addr, &pid); err != nil {
+		host.Process.Kill()
+		t.Fatalf("the host did not report its plugin: %v", err)
+	}
+	// Reap the orphan once it has gone, whatever happens below.
+	defer func() {
+		var ws unix.WaitStatus
+		_, _ = unix.Wait4(pid, &ws, 0, nil)
+	}()
+
+	if err := callPlugin("unix://" + addr); err == nil {
+		t.Log("(this process is not the plugin's parent yet, and was refused: expected)")
+	}
+	_ = host.Process.Kill()
+	_ = host.Wait()
+	// The killed host's socket folder; a later host would remove it.
+	if dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "mdrsflow-"+strconv.Itoa(host.Process.Pid)+"-*")); len(dirs) == 1 {
+		defer os.RemoveAll(dirs[0])
+	}
+
+	// The plugin is now this process's child, and still running.
+	for deadline := time.Now().Add(time.Second); ; {
+		if ppid, err := parentOfPid(pid); err == nil && ppid == os.Getpid() {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Skip("the orphaned plugin was not handed to this process")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	err = callPlugin("unix://" + addr)
+	if unix.Kill(pid, 0) != nil {
+		t.Skip("the plugin exited before it could be called; nothing shown")
+	}
+	if err == nil {
+		t.Fatal("an orphaned plugin answered the process that adopted it")
+	}
+	t.Logf("refused: %v", err)
+}
+
+// parentOfPid reads the parent process id of pid.
+func parentOfPid(pid int) (int, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, err
+	}
+	fields := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	if len(fields) < 2 {
+		return 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
+	}
+	return strconv.Atoi(fields[1])
 }
