@@ -92,7 +92,7 @@ func TestPluginTransportAcceptsOnlyItsHost(t *testing.T) {
 	}
 	// The socket is in the host's own folder, which only its user can
 	// enter and which the host removes as it exits.
-	if dir := filepath.Base(filepath.Dir(addr)); !strings.HasPrefix(dir, "mdrsflow-"+strconv.Itoa(os.Getpid())+"-") {
+	if dir := filepath.Base(filepath.Dir(addr)); !strings.HasPrefix(dir, "mdrsflow-sockets-") {
 		t.Errorf("plugin socket %s is not in this host's socket folder", addr)
 	}
 	if info, err := os.Stat(filepath.Dir(addr)); err != nil {
@@ -174,9 +174,7 @@ func TestOrphanedPluginRefusesItsNewParent(t *testing.T) {
 	_ = host.Process.Kill()
 	_ = host.Wait()
 	// The killed host's socket folder; a later host would remove it.
-	if dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "mdrsflow-"+strconv.Itoa(host.Process.Pid)+"-*")); len(dirs) == 1 {
-		defer os.RemoveAll(dirs[0])
-	}
+	defer os.RemoveAll(filepath.Dir(addr))
 
 	// The plugin is now this process's child, and still running.
 	for deadline := time.Now().Add(time.Second); ; {
