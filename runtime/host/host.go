@@ -412,12 +412,24 @@ func (r *Runner) Run(ctx context.Context) (err error) {
 		outCh[i] = make(chan delivery, r.opts.QueueBatches)
 	}
 
+	// readCtx stops the inputs: on a stop, or when the flow fails. An
+	// input waiting for new lines would otherwise keep the run, and its
+	// failure, from ending.
+	readCtx, stopReading := context.WithCancel(ctx)
+	defer stopReading()
 	var (
 		fatalOnce sync.Once
 		fatal     error
+		failed    atomic.Bool // set before fatal's goroutines stop taking work
 	)
 	fail := func(e error) {
-		fatalOnce.Do(func() { fatal = e; cancelDrain() })
+		fatalOnce.Do(func() {
+			failed.Store(true)
+			fatal = e
+			r.log.Error("the flow cannot go on; stopping it", "err", e)
+			stopReading()
+			cancelDrain()
+		})
 	}
 
 	var inWG sync.WaitGroup
@@ -425,7 +437,7 @@ func (r *Runner) Run(ctx context.Context) (err error) {
 		inWG.Add(1)
 		go func(i int) {
 			defer inWG.Done()
-			if err := r.readInput(ctx, drainCtx, i, queue); err != nil {
+			if err := r.readInput(readCtx, drainCtx, i, queue); err != nil {
 				fail(err)
 			}
 		}(i)
@@ -438,6 +450,9 @@ func (r *Runner) Run(ctx context.Context) (err error) {
 		go func(w int) {
 			defer workWG.Done()
 			for it := range queue {
+				if failed.Load() {
+					continue // stopping on a failure; read again at the next start
+				}
 				if err := r.process(drainCtx, w, it, outCh); err != nil {
 					fail(err)
 					return
@@ -458,6 +473,12 @@ func (r *Runner) Run(ctx context.Context) (err error) {
 		go func(i int) {
 			defer outWG.Done()
 			for d := range outCh[i] {
+				if failed.Load() {
+					// Stopping on a failure, perhaps this output's own
+					// restart: the batch is not acknowledged, and its
+					// input reads it again at the next start.
+					continue
+				}
 				if err := r.deliver(drainCtx, i, d); err != nil {
 					fail(err)
 					continue

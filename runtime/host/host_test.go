@@ -75,6 +75,7 @@ func init() {
 	sdk.Register(sdk.Registration{Kind: sdk.KindFilter, Name: "testhang", New: func() any { return &hangFilter{} }})
 	sdk.Register(sdk.Registration{Kind: sdk.KindFilter, Name: "testmark", New: func() any { return &markFilter{} }})
 	sdk.Register(sdk.Registration{Kind: sdk.KindOutput, Name: "testsink", New: func() any { return &sinkOutput{} }})
+	sdk.Register(sdk.Registration{Kind: sdk.KindOutput, Name: "testdie", New: func() any { return &dieOutput{} }})
 }
 
 // genInput emits Count records {"n":i} in batches, Delay apart, and
@@ -197,6 +198,25 @@ func (s *sinkOutput) Write(_ context.Context, recs []sdk.Record) []sdk.Result {
 		fmt.Fprintf(f, "%s\n", line)
 	}
 	return res
+}
+
+// dieOutput kills its process at the first write, and cannot start again
+// afterwards: a plugin whose restart fails.
+type dieOutput struct {
+	Marker string `yaml:"marker"`
+}
+
+func (d *dieOutput) Start(context.Context, sdk.Env) error {
+	if _, err := os.Stat(d.Marker); err == nil {
+		return fmt.Errorf("testdie: cannot start again")
+	}
+	return nil
+}
+
+func (d *dieOutput) Write(context.Context, []sdk.Record) []sdk.Result {
+	_ = os.WriteFile(d.Marker, nil, 0o644)
+	os.Exit(3)
+	return nil
 }
 
 // assetFilter is an external enrichment: it tags events with a site.
@@ -348,6 +368,36 @@ outputs:
 		if seen[float64(i)] != 1 {
 			t.Errorf("event %d delivered %d times", i, seen[float64(i)])
 		}
+	}
+}
+
+// An output process that dies and cannot be started again stops the flow
+// with that error, even while its input waits for more data, instead of
+// leaving it running with nothing delivered.
+func TestFailedRestartStopsTheFlow(t *testing.T) {
+	dir := t.TempDir()
+	f := writeFlow(t, dir, fmt.Sprintf(`
+inputs:
+  - testgen: {count: 1000000, batch: 10, delay: 50ms}
+filters:
+  - tenant: {static: acme}
+  - testmark: {}
+outputs:
+  - testdie: {marker: %q}
+`, filepath.Join(dir, "died")))
+	r, err := host.New(f, host.Options{Command: selfCommand(t), DataDir: filepath.Join(dir, "data"),
+		Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err = r.Run(ctx)
+	if ctx.Err() != nil {
+		t.Fatal("the flow kept running after its output could not be restarted")
+	}
+	if err == nil || !strings.Contains(err.Error(), "cannot start again") {
+		t.Fatalf("run ended with %v, want the output's start error", err)
 	}
 }
 
