@@ -546,7 +546,8 @@ func (r *Runner) readInput(ctx, drainCtx context.Context, i int, queue chan<- *i
 		if !p.died(err) {
 			return fmt.Errorf("input %s: %w", p.cfg.ID, err)
 		}
-		r.log.Error("input plugin process died; restarting it, it resumes from its last acknowledged position",
+		r.stats.pluginRestarts.Add(1)
+		r.log.Error("input plugin process died; restarting it, it resumes from its last saved position",
 			"plugin", p.cfg.ID, "err", err)
 		r.gens[i].Add(1)
 		if err := p.restart(ctx); err != nil {
@@ -783,6 +784,12 @@ func (r *Runner) ack(ctx context.Context, it *item) {
 		return
 	}
 	if err := r.inputs[it.input].currentInput().Ack(ctx, it.batch.ID); err != nil {
+		if r.inputs[it.input].died(err) {
+			// The input died before it took the acknowledgement; its
+			// next process reads the batch again.
+			r.stats.superseded.Add(uint64(len(it.batch.Records)))
+			return
+		}
 		r.log.Warn("acknowledging a batch failed; it may be read again after a restart",
 			"plugin", r.inputs[it.input].cfg.ID, "batch", it.batch.ID, "err", err)
 		return

@@ -176,12 +176,13 @@ func (s *Stats) Print(w io.Writer) {
 	}
 	fmt.Fprintln(w)
 	if t.Superseded > 0 {
-		fmt.Fprintf(w, "read twice: %d events were delivered after their input restarted, which read "+
-			"them again (Elasticsearch overwrites the repeats by document id; files hold them twice)\n",
-			t.Superseded)
+		fmt.Fprintf(w, "read twice: an input restarted and read again from its last saved position, "+
+			"so some events are counted twice above and were delivered twice (Elasticsearch "+
+			"overwrites the repeats by document id; files hold them twice); at least %d of them "+
+			"were delivered before the restart\n", t.Superseded)
 	}
 	if t.In > t.Acked+t.Superseded {
-		fmt.Fprintf(w, "in flight when the run ended, not acknowledged: %d (an input that keeps "+
+		fmt.Fprintf(w, "in flight (read, not yet acknowledged): %d (an input that keeps "+
 			"positions reads them again at the next start)\n", t.In-t.Acked-t.Superseded)
 	}
 	if t.PluginRestarts > 0 || t.Retries > 0 {
