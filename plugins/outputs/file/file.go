@@ -224,8 +224,13 @@ func (o *File) appendTo(target string, buf []byte) error {
 	if err == nil && unlinked(of.f) {
 		// Written to a file that no longer has a name: the lines would
 		// be gone with its last descriptor. Write them again to a new
-		// file (get recreates the folder).
+		// file (get recreates the folder); make it now, so that when it
+		// cannot be made the error says why.
 		o.closeFile(of)
+		if _, gerr := o.get(target); gerr != nil {
+			return fmt.Errorf("file: %s was deleted (or its folder was) while open, and a new one "+
+				"cannot be made: %w", of.path, gerr)
+		}
 		return fmt.Errorf("file: %s was deleted (or its folder was) while open; "+
 			"writing these events again to a new file", of.path)
 	}

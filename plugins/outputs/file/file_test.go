@@ -435,3 +435,25 @@ func TestDeletedWhileOpen(t *testing.T) {
 		t.Errorf("no warning that the folder was made again; log:\n%s", logs.String())
 	}
 }
+
+// The folder deleted and replaced by a file: the retry's reason says why
+// no new file can be made, not only that the old one went.
+func TestDeletedAndReplacedByAFile(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("open files cannot be deleted on Windows")
+	}
+	dir := filepath.Join(t.TempDir(), "out")
+	o := start(t, dir, "", nil)
+	o.Write(context.Background(), []sdk.Record{rec("t", `{"n":1}`)})
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dir, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := o.Write(context.Background(), []sdk.Record{rec("t", `{"n":2}`)})
+	if r[0].Status != sdk.Retry || !strings.Contains(r[0].Reason, "cannot be made") ||
+		!strings.Contains(r[0].Reason, "not a directory") {
+		t.Fatalf("write: %v %q; want a retry naming why no new file can be made", r[0].Status, r[0].Reason)
+	}
+}
