@@ -383,7 +383,7 @@ func (r *Runner) Run(ctx context.Context) (err error) {
 	defer r.started.Store(false)
 	r.log.Info("flow started", "inputs", len(r.inputs), "filter_stages", len(r.stages[0]),
 		"outputs", len(r.outputs), "subprocesses", !r.opts.InProcess, "workers", r.opts.Workers,
-		"processors", runtime.GOMAXPROCS(0))
+		"host_processors", runtime.GOMAXPROCS(0))
 
 	// work stops when asked; drain bounds the wait for in-flight batches.
 	drainCtx, cancelDrain := context.WithCancel(context.WithoutCancel(ctx))
@@ -494,8 +494,12 @@ func (r *Runner) Run(ctx context.Context) (err error) {
 		return fatal
 	}
 	if drainTimedOut.Load() {
-		return fmt.Errorf("%w (%s): the unacknowledged batches are read again at the next start",
-			ErrDrainTimeout, r.opts.DrainTimeout)
+		why := ""
+		if reason, _ := r.lastErr.Load().(string); reason != "" {
+			why = "; an output was retrying: " + reason
+		}
+		return fmt.Errorf("%w (%s): the unacknowledged batches are read again at the next start%s",
+			ErrDrainTimeout, r.opts.DrainTimeout, why)
 	}
 	if inc := r.incomplete.Load(); inc != nil {
 		return inc.err

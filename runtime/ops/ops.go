@@ -139,7 +139,9 @@ func Start(cfg Config, flows []Flow, logger *slog.Logger) (*Server, error) {
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
-		return nil, fmt.Errorf("http endpoint: %w", err)
+		return nil, fmt.Errorf("http endpoint: %w; another mdrsflow (or another program) may be "+
+			"listening there: give this one its own address with --http or MDRSFLOW_HTTP, or --http \"\" "+
+			"to turn the endpoint off", err)
 	}
 	s := &Server{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, ln: ln}
 	go func() {
