@@ -587,6 +587,10 @@ func (r *Runner) process(ctx context.Context, w int, it *item, outCh []chan deli
 			unrouted = append(unrouted, rejection{rec, unroutedReason(rec)})
 			continue
 		}
+		if len(rec.Routes) == 1 {
+			shares[rec.Routes[0].Output] = append(shares[rec.Routes[0].Output], rec)
+			continue
+		}
 		for _, rt := range rec.Routes {
 			one := rec
 			one.Routes = []sdk.Route{rt}
