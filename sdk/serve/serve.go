@@ -13,6 +13,12 @@
 // constructor returns (exported fields with yaml tags), then the same
 // lifecycle as a built-in: Validate, Start, work, Close. Logs written
 // with the Env's logger reach the host's log under the plugin's name.
+//
+// A plugin speaks the plugin protocol of the mdrsflow module it was built
+// against (wire.Handshake.ProtocolVersion). An mdrsflow of another
+// protocol refuses to start it and says to rebuild it against this
+// release's module; protocol 3 changed how the connection is secured (see
+// docs/security.md), so plugins built before it must be rebuilt.
 package serve
 
 import (
