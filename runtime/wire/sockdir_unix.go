@@ -93,8 +93,9 @@ func RemoveSocketDir() {
 }
 
 // removeStaleSocketDirs removes the socket folders that hosts which no
-// longer run left in base: ours by name and owner, unlocked, and holding
-// nothing but sockets and the lock file. Anything else is left alone.
+// longer run left in base: ours by name, owner and mode (0700), unlocked,
+// and holding nothing but sockets and the lock file. Anything else is left
+// alone.
 func removeStaleSocketDirs(base string) {
 	entries, err := os.ReadDir(base)
 	if err != nil {
@@ -110,8 +111,8 @@ func removeStaleSocketDirs(base string) {
 
 func removeIfStale(dir string) {
 	info, err := os.Lstat(dir)
-	if err != nil || !info.IsDir() || !ownedByUs(info) {
-		return
+	if err != nil || !info.IsDir() || !ownedByUs(info) || info.Mode().Perm() != 0o700 {
+		return // not a folder a host made
 	}
 	lock, err := os.OpenFile(filepath.Join(dir, sockLock), os.O_RDONLY|syscall.O_NOFOLLOW, 0)
 	if err != nil {

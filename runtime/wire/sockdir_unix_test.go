@@ -43,6 +43,10 @@ func TestRemoveStaleSocketDirs(t *testing.T) {
 	withData := mk(sockPrefix+"3", true, "notes.txt")
 	noLock := mk(sockPrefix+"4", false, "")
 	notOurs := mk("mdrsflow-2024-12-04-backup", true, "notes.txt")
+	handMade := mk(sockPrefix+"5", true, "") // made by hand: not mode 0700
+	if err := os.Chmod(handMade, 0o755); err != nil {
+		t.Fatal(err)
+	}
 
 	// A running host holds its folder's lock, here or in another PID
 	// namespace sharing the folder.
@@ -59,7 +63,7 @@ func TestRemoveStaleSocketDirs(t *testing.T) {
 	if _, err := os.Stat(stale); !os.IsNotExist(err) {
 		t.Errorf("the folder of a host that no longer runs is still there (%v)", err)
 	}
-	for _, dir := range []string{held, withData, noLock, notOurs} {
+	for _, dir := range []string{held, withData, noLock, notOurs, handMade} {
 		if _, err := os.Stat(dir); err != nil {
 			t.Errorf("%s was removed: %v", filepath.Base(dir), err)
 		}
