@@ -283,6 +283,22 @@ func writeFlow(t *testing.T, dir, text string) *flow.Flow {
 	return f
 }
 
+// markFlow writes the flow most tests run: one input, the tenant step
+// (acme) and testmark, one output; input and output are the YAML of one
+// list entry each.
+func markFlow(t *testing.T, dir, input, output string) *flow.Flow {
+	t.Helper()
+	return writeFlow(t, dir, fmt.Sprintf(`
+inputs:
+  - %s
+filters:
+  - tenant: {static: acme}
+  - testmark: {}
+outputs:
+  - %s
+`, input, output))
+}
+
 func TestRunDeliversEveryEventOnce(t *testing.T) {
 	for _, mode := range []struct {
 		name      string
@@ -291,15 +307,7 @@ func TestRunDeliversEveryEventOnce(t *testing.T) {
 		t.Run(mode.name, func(t *testing.T) {
 			dir := t.TempDir()
 			sink := filepath.Join(dir, "sink.ndjson")
-			f := writeFlow(t, dir, fmt.Sprintf(`
-inputs:
-  - testgen: {count: 95, batch: 10}
-filters:
-  - tenant: {static: acme}
-  - testmark: {}
-outputs:
-  - testsink: {path: %q}
-`, sink))
+			f := markFlow(t, dir, "testgen: {count: 95, batch: 10}", fmt.Sprintf("testsink: {path: %q}", sink))
 			r, err := host.New(f, host.Options{InProcess: mode.inProcess, Command: selfCommand(t),
 				DataDir: filepath.Join(dir, "data"), Logger: quietLogger()})
 			if err != nil {
@@ -340,15 +348,7 @@ func TestBatchesLargerThanFlowWindows(t *testing.T) {
 	dir := t.TempDir()
 	sink := filepath.Join(dir, "sink.ndjson")
 	const count, pad = 120, 150_000 // 60 records a batch: 9 MB
-	f := writeFlow(t, dir, fmt.Sprintf(`
-inputs:
-  - testgen: {count: %d, batch: 60, pad: %d}
-filters:
-  - tenant: {static: acme}
-  - testmark: {}
-outputs:
-  - testsink: {path: %q}
-`, count, pad, sink))
+	f := markFlow(t, dir, fmt.Sprintf("testgen: {count: %d, batch: 60, pad: %d}", count, pad), fmt.Sprintf("testsink: {path: %q}", sink))
 	r, err := host.New(f, host.Options{Command: selfCommand(t),
 		DataDir: filepath.Join(dir, "data"), Logger: quietLogger()})
 	if err != nil {
@@ -376,15 +376,7 @@ outputs:
 // leaving it running with nothing delivered.
 func TestFailedRestartStopsTheFlow(t *testing.T) {
 	dir := t.TempDir()
-	f := writeFlow(t, dir, fmt.Sprintf(`
-inputs:
-  - testgen: {count: 1000000, batch: 10, delay: 50ms}
-filters:
-  - tenant: {static: acme}
-  - testmark: {}
-outputs:
-  - testdie: {marker: %q}
-`, filepath.Join(dir, "died")))
+	f := markFlow(t, dir, "testgen: {count: 1000000, batch: 10, delay: 50ms}", fmt.Sprintf("testdie: {marker: %q}", filepath.Join(dir, "died")))
 	r, err := host.New(f, host.Options{Command: selfCommand(t), DataDir: filepath.Join(dir, "data"),
 		Logger: quietLogger()})
 	if err != nil {
@@ -466,15 +458,7 @@ func TestKillFilterProcessMidRun(t *testing.T) {
 	dir := t.TempDir()
 	sink := filepath.Join(dir, "sink.ndjson")
 	const n = 400
-	f := writeFlow(t, dir, fmt.Sprintf(`
-inputs:
-  - testgen: {count: %d, batch: 5, delay: 5ms}
-filters:
-  - tenant: {static: acme}
-  - testmark: {}
-outputs:
-  - testsink: {path: %q}
-`, n, sink))
+	f := markFlow(t, dir, fmt.Sprintf("testgen: {count: %d, batch: 5, delay: 5ms}", n), fmt.Sprintf("testsink: {path: %q}", sink))
 	r, err := host.New(f, host.Options{Command: selfCommand(t), DataDir: filepath.Join(dir, "data"), Logger: quietLogger()})
 	if err != nil {
 		t.Fatal(err)
@@ -653,15 +637,7 @@ outputs:
 // same positions and write everything twice: the second refuses to start.
 func TestOneRunnerPerFlowAndDataDir(t *testing.T) {
 	dir := t.TempDir()
-	f := writeFlow(t, dir, fmt.Sprintf(`
-inputs:
-  - testgen: {count: 1000, batch: 1, delay: 10ms}
-filters:
-  - tenant: {static: acme}
-  - testmark: {}
-outputs:
-  - testsink: {path: %q}
-`, filepath.Join(dir, "sink.ndjson")))
+	f := markFlow(t, dir, "testgen: {count: 1000, batch: 1, delay: 10ms}", fmt.Sprintf("testsink: {path: %q}", filepath.Join(dir, "sink.ndjson")))
 	opts := host.Options{InProcess: true, DataDir: filepath.Join(dir, "data"), Logger: quietLogger()}
 	first, err := host.New(f, opts)
 	if err != nil {
@@ -805,15 +781,7 @@ outputs:
 func TestStopMidStreamAddsUp(t *testing.T) {
 	dir := t.TempDir()
 	sink := filepath.Join(dir, "sink.ndjson")
-	f := writeFlow(t, dir, fmt.Sprintf(`
-inputs:
-  - testgen: {count: 1000000, batch: 50}
-filters:
-  - tenant: {static: acme}
-  - testmark: {}
-outputs:
-  - testsink: {path: %q}
-`, sink))
+	f := markFlow(t, dir, "testgen: {count: 1000000, batch: 50}", fmt.Sprintf("testsink: {path: %q}", sink))
 	r := inProcessRunner(t, f, dir)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
