@@ -79,6 +79,8 @@ type Chain struct {
 	buf    []byte
 	// decided is the current event's tenant as a tenant step set it.
 	decided string
+	// recycler keeps the objects of each finished event for the next.
+	recycler event.Recycler
 }
 
 // tenantStep is the one filter allowed to set an event's tenant.
@@ -240,7 +242,10 @@ func (c *Chain) processOne(rec *sdk.Record) bool {
 	}
 	// encoded is the document's final bytes once known (see below).
 	var encoded []byte
-	ev, err := event.Decode(raw)
+	ev, err := c.recycler.Decode(raw)
+	// The event is done with when this returns: its document is
+	// encoded into rec.Data, and nothing else keeps it.
+	defer c.recycler.Release(ev)
 	if err != nil {
 		ev = nil
 		if failure == "" {

@@ -36,7 +36,7 @@ outputs:
 // the file input sends at once.
 const benchBatchSize = 1024
 
-func buildBenchChain(b *testing.B) *chain.Chain {
+func buildBenchChain(b testing.TB) *chain.Chain {
 	b.Helper()
 	f, err := flow.Parse(filepath.Join("..", "..", "flows", "bench.yaml"), []byte(benchFlow))
 	if err != nil {
@@ -57,7 +57,7 @@ func buildBenchChain(b *testing.B) *chain.Chain {
 }
 
 // benchSamples reads the bundled Zeek JSON samples, by log type.
-func benchSamples(b *testing.B) map[string][][]byte {
+func benchSamples(b testing.TB) map[string][][]byte {
 	b.Helper()
 	dir := filepath.Join("..", "..", "testdata", "zeek", "json")
 	files, err := filepath.Glob(filepath.Join(dir, "*.log"))

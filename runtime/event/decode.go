@@ -80,6 +80,12 @@ type decoder struct {
 	scratch []byte
 	members []member // objects being read, innermost last
 	stack   *[]member
+
+	// With a Recycler, objects come from it and are recorded in owned;
+	// topKeys is the number of keys of the top level.
+	rec     *Recycler
+	owned   []map[string]any
+	topKeys int
 }
 
 func newDecoder(data []byte) decoder {
@@ -203,11 +209,7 @@ func (d *decoder) object(depth int) (any, error) {
 		case '}':
 			d.pos++
 			ms := d.members[base:]
-			size := len(ms)
-			if depth == 0 {
-				size += topLevelRoom
-			}
-			m := make(map[string]any, size)
+			m := d.newObject(depth, len(ms))
 			for _, x := range ms {
 				m[x.k] = x.v
 			}
@@ -218,6 +220,25 @@ func (d *decoder) object(depth int) (any, error) {
 			return nil, d.errorf("expected ',' or '}' in object")
 		}
 	}
+}
+
+// newObject makes the map for an object of n keys at depth.
+func (d *decoder) newObject(depth, n int) map[string]any {
+	switch {
+	case d.rec == nil:
+		if depth == 0 {
+			n += topLevelRoom
+		}
+		return make(map[string]any, n)
+	case depth == 0:
+		d.topKeys = n
+		return d.rec.topLevel(n)
+	case n <= recycleSmall:
+		m := d.rec.object()
+		d.owned = append(d.owned, m)
+		return m
+	}
+	return make(map[string]any, n)
 }
 
 func (d *decoder) array(depth int) (any, error) {

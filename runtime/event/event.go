@@ -22,6 +22,12 @@ const MetadataKey = "@metadata"
 type Event struct {
 	fields map[string]any
 	meta   map[string]any
+
+	// Set when the event came from a Recycler: the objects it made, for
+	// Release to take back, and how many keys its record's top level had.
+	rec     *Recycler
+	owned   []map[string]any
+	topKeys int
 }
 
 // New returns an empty event.
@@ -49,7 +55,7 @@ func (e *Event) Meta() map[string]any {
 		if m, ok := e.fields[MetadataKey].(map[string]any); ok {
 			e.meta = m
 		} else {
-			e.meta = make(map[string]any, 4)
+			e.meta = e.newObject()
 			e.fields[MetadataKey] = e.meta
 		}
 	}
@@ -114,7 +120,7 @@ func (e *Event) Set(p Path, v any) error {
 	for i, s := range segs[:len(segs)-1] {
 		next, ok := m[s]
 		if !ok {
-			nm := make(map[string]any, 4)
+			nm := e.newObject()
 			m[s] = nm
 			m = nm
 			continue
