@@ -46,6 +46,10 @@ type Tenant struct {
 	allow     map[string]bool
 	allowText string // for quarantine reasons
 	claims    []claim
+
+	// The last tenant written, as a value; see box.
+	lastID    string
+	lastBoxed any
 }
 
 // MaxLen is the longest tenant id, in bytes.
@@ -172,11 +176,22 @@ func (t *Tenant) Apply(ev *sdk.Event) error {
 	for _, segs := range written {
 		removeAll(ev, segs)
 	}
-	force(ev, pathOrgID, id)
-	force(ev, pathNamespace, id)
-	ev.SetMeta("tenant", id)
+	boxed := t.box(id)
+	force(ev, pathOrgID, boxed)
+	force(ev, pathNamespace, boxed)
+	ev.SetMeta("tenant", boxed)
 	delete(ev.Meta(), "quarantine")
 	return nil
+}
+
+// box returns id as a value to store, reusing the last one's: a site's
+// events nearly all carry one tenant, and each conversion of a string to
+// a value is an allocation.
+func (t *Tenant) box(id string) any {
+	if t.lastBoxed == nil || t.lastID != id {
+		t.lastID, t.lastBoxed = id, id
+	}
+	return t.lastBoxed
 }
 
 // determine finds the tenant id before checks: the sensor name's suffix,
