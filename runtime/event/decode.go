@@ -39,6 +39,11 @@ func Decode(data []byte) (*Event, error) {
 func DecodeObject(data []byte) (map[string]any, error) {
 	d := newDecoder(data)
 	defer d.release()
+	return d.document()
+}
+
+// document reads the whole input as one JSON object.
+func (d *decoder) document() (map[string]any, error) {
 	d.skipSpace()
 	if d.pos >= len(d.buf) || d.buf[d.pos] != '{' {
 		return nil, d.errorf("expected a JSON object")

@@ -45,22 +45,12 @@ func (r *Recycler) Decode(data []byte) (*Event, error) {
 	d.rec = r
 	e := r.event()
 	d.owned = e.owned
-	d.skipSpace()
-	if d.pos >= len(d.buf) || d.buf[d.pos] != '{' {
-		return nil, d.errorf("expected a JSON object")
-	}
-	v, err := d.value(0)
+	m, err := d.document()
 	e.owned = d.owned
 	if err != nil {
 		r.Release(e)
 		return nil, err
 	}
-	d.skipSpace()
-	if d.pos != len(d.buf) {
-		r.Release(e)
-		return nil, d.errorf("unexpected data after the object")
-	}
-	m := v.(map[string]any)
 	delete(m, MetadataKey) // see Decode
 	e.fields = m
 	e.topKeys = d.topKeys
