@@ -266,6 +266,11 @@ func (c *Chain) processOne(rec *sdk.Record) bool {
 		if rec.Source != "" {
 			ev.SetMeta("source", rec.Source)
 		}
+		// The tenant as this record arrived; applyRaw moves it on as
+		// tenant steps decide. A record that failed before this chain
+		// skips the steps, and holdTenant must then judge it by its own
+		// tenant, never by the previous record's.
+		c.decided = ev.MetaString("tenant")
 		if failure == "" {
 			keep, f := c.applyRaw(ev, raw)
 			if !keep {
