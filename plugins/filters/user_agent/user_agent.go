@@ -112,7 +112,13 @@ func (u *UserAgent) Apply(ev *sdk.Event) error {
 		}
 		u.cache[key] = parsed
 	}
-	for k, x := range parsed {
+	// In a fixed order, so that a write that fails (on_error: tag) leaves
+	// the same fields written every time.
+	for _, k := range outNames {
+		x, ok := parsed[k]
+		if !ok {
+			continue
+		}
 		if err := field.Set(ev, u.out[k], x); err != nil {
 			return err
 		}

@@ -1,6 +1,7 @@
 package user_agent
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/mdrsflow/mdrsflow/plugins/filters/internal/filtertest"
@@ -52,3 +53,19 @@ func TestBadConfig(t *testing.T) {
 }
 
 func TestDocs(t *testing.T) { filtertest.CheckDocs(t, "user_agent") }
+
+// A write that fails part way leaves the same fields every time: the
+// fields are written in a fixed order (name, version, os.*, device.name),
+// not in a map's order. Run many times, since map order varies by run.
+func TestFailedWriteIsTheSameEveryTime(t *testing.T) {
+	var cases []filtertest.Case
+	for i := range 20 {
+		cases = append(cases, filtertest.Case{
+			Name: fmt.Sprintf("run %d", i+1),
+			Flow: "filters:\n  - user_agent: {field: ua}\n    on_error: tag\n",
+			In:   `{"ua":"curl/7.64.1","user_agent":{"os":"x","device":"y"}}`,
+			Want: `{"tags":["_user_agent_failure"],"ua":"curl/7.64.1","user_agent":{"device":"y","name":"curl","os":"x","version":"7.64.1"}}`,
+		})
+	}
+	filtertest.Run(t, cases)
+}
