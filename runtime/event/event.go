@@ -213,24 +213,25 @@ func (e *Event) Expand() error {
 // expandMap expands m, which sits at path within the event; path is only
 // read to name a field in an error, so it costs nothing on success.
 func expandMap(m map[string]any, path []string) error {
-	var dotted []string
+	var dotted, children []string
 	for k, v := range m {
 		if strings.IndexByte(k, '.') >= 0 {
 			dotted = append(dotted, k)
-			continue
+		} else if _, ok := v.(map[string]any); ok {
+			children = append(children, k)
 		}
-		if child, ok := v.(map[string]any); ok {
-			if err := expandMap(child, append(path, k)); err != nil {
-				return err
-			}
+	}
+	// Both sorted so that the outcome, including which error is
+	// reported, does not depend on map order.
+	sort.Strings(children)
+	for _, k := range children {
+		if err := expandMap(m[k].(map[string]any), append(path, k)); err != nil {
+			return err
 		}
 	}
 	if len(dotted) == 0 {
 		return nil
 	}
-
-	// Sorted so that the outcome, including which error is reported,
-	// does not depend on map order.
 	sort.Strings(dotted)
 	prefix := ""
 	if len(path) > 0 {

@@ -257,3 +257,18 @@ func BenchmarkDecodeEncode(b *testing.B) {
 		buf, _ = ev.Encode(buf[:0])
 	}
 }
+
+// Which conflict Expand reports does not depend on map order: objects are
+// expanded in key order, so "a" is always met before "b".
+func TestExpandReportsTheSameConflictEveryTime(t *testing.T) {
+	for range 50 {
+		ev, err := Decode([]byte(`{"b":{"x":1,"x.y":2},"a":{"x":1,"x.y":2},"c":{"d":{"x":1,"x.y":2}}}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = ev.Expand()
+		if err == nil || !strings.Contains(err.Error(), `"a.x.y"`) {
+			t.Fatalf("got %v; want the conflict at a.x.y, the first in key order", err)
+		}
+	}
+}
