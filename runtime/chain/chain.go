@@ -479,7 +479,7 @@ func (c *Chain) markFailed(ev *event.Event, raw []byte, failure string) {
 	addTag(ev, "_mdrsflow_failure")
 	if err := ev.Expand(); err != nil {
 		// Still not writable: keep only what explains it.
-		orig, _ := event.AppendValue(nil, f)
+		orig, _ := ev.Encode(nil) // without @metadata, which is never written
 		*ev = *c.failedShell(orig, failure+"; "+err.Error())
 	}
 }

@@ -22,6 +22,9 @@ outputs:
 		`{"data_stream.type":"logs","data_stream.dataset":"zeek","id":{"orig_h":"10.0.0.1"},"id.resp_h":"10.0.0.2"}`,
 		`{"data_stream":{"type":"logs","dataset":"plain"},"n":1}`,
 		`{"a":1,"a.b":2,"data_stream":{"type":"logs","dataset":"clash"}}`,
+		// Two clashes: the failure document cannot be expanded either, and
+		// is replaced by a shell that keeps the document as event.original.
+		`{"a":1,"a.b":2,"c":1,"c.d":2,"data_stream":{"type":"logs","dataset":"clash"}}`,
 	)
 	if res[0].Error != "" || len(res[0].Routes) != 1 || res[0].Routes[0].Target != "logs-zeek-acme" {
 		t.Fatalf("dotted record: error %q, routes %+v; want one route to logs-zeek-acme", res[0].Error, res[0].Routes)
@@ -37,5 +40,12 @@ outputs:
 	}
 	if !strings.Contains(res[2].Error, "cannot be written") || !strings.Contains(res[2].JSON, `"event":{"kind":"pipeline_error"`) {
 		t.Errorf("clashing record: error %q, document %s; want a failure", res[2].Error, res[2].JSON)
+	}
+	shell := res[3].JSON
+	if !strings.Contains(shell, `c.d`) || !strings.Contains(shell, `"original":"{`) {
+		t.Errorf("twice clashing record: want a shell naming both clashes with the document as event.original, got %s", shell)
+	}
+	if strings.Contains(shell, "@metadata") {
+		t.Errorf("twice clashing record: event.original carries the event's metadata: %s", shell)
 	}
 }
