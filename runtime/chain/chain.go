@@ -352,6 +352,7 @@ func (c *Chain) processOne(rec *sdk.Record) bool {
 // apply runs the steps; it reports whether to keep the event and, when a
 // step failed it for good, why.
 func (c *Chain) apply(ev *event.Event) (keep bool, failure string) {
+	c.decided = ev.MetaString("tenant")
 	return c.applyRaw(ev, nil)
 }
 
@@ -371,10 +372,9 @@ func (c *Chain) holdTenant(ev *event.Event) {
 	}
 }
 
+// The caller sets c.decided to the tenant the event arrived with (from
+// an earlier stage's tenant filter, or none); tenant steps move it on.
 func (c *Chain) applyRaw(ev *event.Event, raw []byte) (keep bool, failure string) {
-	// The tenant as the flow's tenant filter (here or in an earlier
-	// stage) decided it; see holdTenant.
-	c.decided = ev.MetaString("tenant")
 	for i := 0; i < len(c.steps); i++ {
 		s := &c.steps[i]
 		if s.run != nil {
